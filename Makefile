@@ -1,0 +1,49 @@
+# `make run` starts the gateway on its embedded default; `make test` runs every check and the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+# The simulated backend `make run` starts and points the demo configuration at.
+DEMO_UPSTREAM_PORT ?= 8081
+# A throwaway secret for checking the production settings; never used to serve anything.
+CHECK_SECRET := check-deploy-$(shell od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+
+.PHONY: install run test lint typecheck checks pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) ensure_admin
+	$(MANAGE) ensure_demo_key
+	$(MANAGE) ensure_demo_config --upstream http://127.0.0.1:$(DEMO_UPSTREAM_PORT)
+	$(MANAGE) serve --demo-upstream $(DEMO_UPSTREAM_PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+checks: $(STAMP)
+	DJANGO_SETTINGS_MODULE=routerproject.settings.test $(MANAGE) makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=routerproject.settings.test $(MANAGE) spectacular --validate --fail-on-warn --file /dev/null
+	DJANGO_SETTINGS_MODULE=routerproject.settings.production DJANGO_SECRET_KEY=$(CHECK_SECRET) \
+		ALLOWED_HOSTS=gateway.example.com $(MANAGE) check --deploy --fail-level WARNING
+
+pytest: $(STAMP)
+	$(BIN)/python -m tests.backends $(PYTEST_ARGS)
+
+test: lint typecheck checks pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""The JWT blacklist: which token ids (`jti`) are revoked, answered fast and never wrongly "allowed".
+
+The database (`IssuedToken.status`) is the source of truth. The shared state holds the revoked ids as a
+set, so every worker answers from one Redis round trip. When the shared state fails, the answer comes
+from the database instead, and the process remembers to rebuild the set once the state answers again.
+A marker key says the set was built from the database: when Redis lost its data (restart without
+persistence, flush), the first worker to notice rebuilds the set before trusting it.
+
+Each check is measured (duration, answered by the state or by the database) for `/blacklist/stats`.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from routerproject.state import STATE_ERRORS, get_state
+
+from .models import IssuedToken, TokenStatus
+
+logger = logging.getLogger(__name__)
+
+REVOKED_SET_KEY = "auth:jwt:revoked"
+LOADED_MARKER_KEY = "auth:jwt:revoked:loaded"
+STATS_KEYS = {
+    "validations": "auth:jwt:stats:validations",
+    "hits": "auth:jwt:stats:hits",
+    "micros": "auth:jwt:stats:micros",
+}
+# How often a process checks that the set is still loaded (a Redis restart loses it).
+MARKER_CHECK_SECONDS = 1.0
+METER_FLUSH_SECONDS = 1.0
+
+
+class _Process:
+    """What this process knows about the shared set: whether it must be rebuilt, and when it was
+    last confirmed loaded."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.needs_rebuild = False
+        self.marker_checked_at = float("-inf")
+        self.last_fallback_at: float | None = None
+
+
+_process = _Process()
+
+
+def _revoked_jtis_in_database() -> list[str]:
+    return list(
+        IssuedToken.objects.filter(
+            status=TokenStatus.REVOKED, expires_at__gt=timezone.now()
+        ).values_list("jti", flat=True)
+    )
+
+
+def blacklist_rebuild() -> int:
+    """Load every revoked, unexpired token id into the shared set; returns how many."""
+    state = get_state()
+    state.get(LOADED_MARKER_KEY)  # fails fast while the state is down, before the database read
+    jtis = _revoked_jtis_in_database()
+    for start in range(0, len(jtis), 1000):
+        state.set_add(REVOKED_SET_KEY, *jtis[start : start + 1000])
+    state.set(LOADED_MARKER_KEY, "1")
+    with _process.lock:
+        _process.needs_rebuild = False
+        _process.marker_checked_at = time.monotonic()
+    return len(jtis)
+
+
+def _ensure_loaded() -> None:
+    now = time.monotonic()
+    if not _process.needs_rebuild and now - _process.marker_checked_at < MARKER_CHECK_SECONDS:
+        return
+    if _process.needs_rebuild or get_state().get(LOADED_MARKER_KEY) is None:
+        blacklist_rebuild()
+    else:
+        _process.marker_checked_at = now
+
+
+def _note_state_failure(exc: Exception) -> None:
+    with _process.lock:
+        _process.needs_rebuild = True
+        _process.last_fallback_at = time.monotonic()
+    logger.warning("JWT blacklist: shared state unavailable (%s); answering from the database", exc)
+
+
+def blacklist_add(jtis: list[str]) -> bool:
+    """Put revoked ids in the shared set (after the database says so); False if the state failed."""
+    if not jtis:
+        return True
+    try:
+        get_state().set_add(REVOKED_SET_KEY, *jtis)
+    except STATE_ERRORS as exc:
+        _note_state_failure(exc)
+        return False
+    return True
+
+
+def blacklist_remove(jtis: list[str]) -> None:
+    if not jtis:
+        return
+    try:
+        get_state().set_remove(REVOKED_SET_KEY, *jtis)
+    except STATE_ERRORS as exc:  # stale members only cost memory: they can never be presented again
+        logger.warning("JWT blacklist: could not remove %d expired ids (%s)", len(jtis), exc)
+
+
+def is_revoked(jti: str) -> bool:
+    """True when the token must be refused: revoked, or unknown to the database on the fallback path."""
+    started = time.perf_counter()
+    try:
+        _ensure_loaded()
+        revoked = get_state().set_contains(REVOKED_SET_KEY, jti)
+        from_state = True
+    except STATE_ERRORS as exc:
+        _note_state_failure(exc)
+        status = IssuedToken.objects.filter(jti=jti).values_list("status", flat=True).first()
+        revoked = status != TokenStatus.ACTIVE
+        from_state = False
+    meter.record(time.perf_counter() - started, from_state=from_state)
+    return revoked
+
+
+@dataclass(frozen=True)
+class ValidationFigures:
+    validations: int
+    hits: int
+    micros: int
+
+    @property
+    def average_ms(self) -> float:
+        return self.micros / self.validations / 1000 if self.validations else 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.validations if self.validations else 0.0
+
+
+class ValidationMeter:
+    """Counts checks in-process and adds them to fleet-wide counters about once a second, so measuring
+    costs no extra round trip per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = {"validations": 0, "hits": 0, "micros": 0}
+        self._flushed_at = time.monotonic()
+
+    def record(self, seconds: float, *, from_state: bool) -> None:
+        with self._lock:
+            self._pending["validations"] += 1
+            self._pending["hits"] += int(from_state)
+            self._pending["micros"] += round(seconds * 1_000_000)
+            due = time.monotonic() - self._flushed_at >= METER_FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {"validations": 0, "hits": 0, "micros": 0}
+            self._flushed_at = time.monotonic()
+        if not pending["validations"]:
+            return
+        state = get_state()
+        try:
+            for name, amount in pending.items():
+                state.incr(STATS_KEYS[name], amount)
+        except STATE_ERRORS:
+            # Keep the figures for the next flush rather than lose them.
+            with self._lock:
+                for name, amount in pending.items():
+                    self._pending[name] += amount
+
+    def figures(self) -> ValidationFigures:
+        """Fleet-wide figures (this process's unflushed checks included)."""
+        self.flush()
+        with self._lock:
+            totals = dict(self._pending)
+        try:
+            state = get_state()
+            for name, key in STATS_KEYS.items():
+                totals[name] += int(state.get(key) or 0)
+        except STATE_ERRORS:
+            pass
+        return ValidationFigures(totals["validations"], totals["hits"], totals["micros"])
+
+
+meter = ValidationMeter()
+
+
+def last_fallback_seconds_ago() -> float | None:
+    at = _process.last_fallback_at
+    return None if at is None else time.monotonic() - at
+
+
+def reset_process_view() -> None:
+    """Forget this process's notes (tests)."""
+    global _process
+    _process = _Process()

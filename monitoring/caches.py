@@ -1,0 +1,82 @@
+"""The gateway's caches, as `/api/monitoring/cache/*` shows and clears them.
+
+- liveConfig: the live configuration snapshot of the /v1 data plane (service types + instances);
+  a lookup is one check of the shared generation: hit when the snapshot was current, miss on rebuild;
+- apiKeys: API keys of /v1 clients (authjwt.keys), hit when a key was served without the database;
+- routingExemplars: the neural router's in-memory exemplar index, hit when neighbours were found.
+
+Sizes are this worker's (each worker holds its own copy); hits and misses are the fleet's, from the
+metrics. `cache_clear` reaches every worker through the generations in shared state.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+from authjwt.keys import MAX_CACHE_ENTRIES, cache_size, invalidate_cache
+from configversions.services import bump_generation
+from routerproject.state import get_state
+from routing.exemplars import EXEMPLARS_GENERATION_KEY
+from routing.live import live_config_size
+from routing.router_runtime import runtime
+
+from .exposition import recorded_families
+
+CACHES = ("liveConfig", "apiKeys", "routingExemplars")
+
+
+def _lookups() -> dict[tuple[str, str], float]:
+    counts: dict[tuple[str, str], float] = {}
+    for family in recorded_families():
+        if family.name == "gateway_cache_lookups":
+            for sample in family.samples:
+                key = (sample.labels["cache"], sample.labels["result"])
+                counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
+def cache_stats() -> dict[str, Any]:
+    lookups = _lookups()
+    sizes: dict[str, tuple[int, int | None]] = {
+        "liveConfig": (live_config_size(), None),
+        "apiKeys": (cache_size(), MAX_CACHE_ENTRIES),
+        "routingExemplars": (
+            sum(len(index) for index in runtime.indexes.values()),
+            settings.NEURAL_MAX_EXEMPLARS * max(1, len(runtime.indexes)),
+        ),
+    }
+    caches: dict[str, Any] = {}
+    for name in CACHES:
+        size, capacity = sizes[name]
+        hits, misses = lookups.get((name, "hit"), 0.0), lookups.get((name, "miss"), 0.0)
+        caches[name] = {
+            "size": size,
+            "capacity": capacity,
+            "usageRatio": round(size / capacity, 4) if capacity else None,
+            "hits": int(hits),
+            "misses": int(misses),
+            "hitRatio": round(hits / (hits + misses), 4) if hits + misses else None,
+        }
+    bounded = [c for c in caches.values() if c["capacity"]]
+    total_hits = sum(c["hits"] for c in caches.values())
+    total = total_hits + sum(c["misses"] for c in caches.values())
+    return {
+        "caches": caches,
+        "totalSize": sum(c["size"] for c in caches.values()),
+        "usageRatio": round(
+            sum(c["size"] for c in bounded) / sum(c["capacity"] for c in bounded), 4
+        )
+        if bounded
+        else 0.0,
+        "hitRatio": round(total_hits / total, 4) if total else None,
+    }
+
+
+def cache_clear() -> list[str]:
+    """Empty every cache on every worker: new API-key and configuration generations make each
+    worker drop its keys and rebuild its snapshot; the exemplar generation reloads the index."""
+    invalidate_cache()
+    bump_generation()
+    get_state().incr(EXEMPLARS_GENERATION_KEY)
+    runtime.indexes = {}
+    return list(CACHES)

@@ -1,0 +1,72 @@
+"""Celery: Redis as broker when REDIS_URL is set; otherwise an in-process broker, needing no server."""
+
+from pathlib import Path
+
+from celery.schedules import crontab
+
+from .env import env_bool, env_int, env_str
+from .gateway import HEALTH_CHECK_INTERVAL_SECONDS
+
+_var_dir = Path(env_str("ROUTER_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var")))
+_redis_url = env_str("REDIS_URL")
+
+if _redis_url:
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _redis_url)
+    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _redis_url)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    # One process: the worker and beat run as threads of the web process (routerproject.celery).
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "cache+memory://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Separate queues let several deployments (or test runs) share one Redis broker.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(_var_dir / "celerybeat-schedule")
+# Each app adds its periodic jobs here (see the apps' tasks modules and routerproject/celery.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+CELERY_BEAT_SCHEDULE["monitoring.record_worker_heartbeat"] = {
+    "task": "monitoring.record_worker_heartbeat",
+    "schedule": 30.0,
+}
+
+# Auto mode of the degradation policy: memory pressure and error rates -> level.
+CELERY_BEAT_SCHEDULE["monitoring.evaluate_degradation"] = {
+    "task": "monitoring.evaluate_degradation",
+    "schedule": 30.0,
+}
+
+# The overview's last hour: one sample of the fleet's traffic totals a minute (monitoring.history).
+MONITORING_HISTORY_INTERVAL_SECONDS = env_int("MONITORING_HISTORY_INTERVAL_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["monitoring.record_traffic_sample"] = {
+    "task": "monitoring.record_traffic_sample",
+    "schedule": float(MONITORING_HISTORY_INTERVAL_SECONDS),
+}
+
+CELERY_BEAT_SCHEDULE["routing.flush_routing_outcomes"] = {
+    "task": "routing.flush_routing_outcomes",
+    "schedule": 5.0,
+}
+
+# Health probes of every enabled instance; a run that waited longer than one interval is dropped.
+CELERY_BEAT_SCHEDULE["routing.probe_instances"] = {
+    "task": "routing.probe_instances",
+    "schedule": HEALTH_CHECK_INTERVAL_SECONDS,
+    "options": {"expires": HEALTH_CHECK_INTERVAL_SECONDS},
+}
+
+# Expired JWTs and expired blacklist entries, daily at 02:00 UTC (the seed's `nextScheduledCleanup`).
+CELERY_BEAT_SCHEDULE["authjwt.cleanup_expired"] = {
+    "task": "authjwt.cleanup_expired",
+    "schedule": crontab(hour=2, minute=0),
+}

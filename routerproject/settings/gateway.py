@@ -1,0 +1,37 @@
+"""The /v1 data plane: trusted proxies, the upstream connection pool, default timeouts."""
+
+from .env import env_bool, env_float, env_int, env_list
+
+# CIDRs of reverse proxies whose X-Forwarded-For is believed (ip_hash, client-IP rate limits).
+# Empty: the peer address is the client, whatever the header says.
+GATEWAY_TRUSTED_PROXIES = env_list("GATEWAY_TRUSTED_PROXIES", [])
+
+# One pooled httpx.AsyncClient per worker process.
+GATEWAY_MAX_CONNECTIONS = env_int("GATEWAY_MAX_CONNECTIONS", 1000, minimum=1)
+GATEWAY_MAX_KEEPALIVE_CONNECTIONS = env_int("GATEWAY_MAX_KEEPALIVE_CONNECTIONS", 200, minimum=0)
+GATEWAY_KEEPALIVE_EXPIRY_S = env_float("GATEWAY_KEEPALIVE_EXPIRY_S", 30.0)
+# Used when a service leaves a timeout at 0; the service's own values win otherwise.
+GATEWAY_CONNECT_TIMEOUT_S = env_float("GATEWAY_CONNECT_TIMEOUT_S", 5.0)
+GATEWAY_REQUEST_TIMEOUT_S = env_float("GATEWAY_REQUEST_TIMEOUT_S", 300.0)
+# Answers up to this size that are not streams are read whole and sent with a Content-Length;
+# larger ones and streams are relayed chunk by chunk.
+GATEWAY_BUFFER_LIMIT_BYTES = env_int("GATEWAY_BUFFER_LIMIT_BYTES", 1 << 20, minimum=0)
+
+# Resilience (README "Resilience"). Retries on another instance happen before the first byte only.
+# Connect errors and upstream 429s are always retried (nothing was processed); timeouts and 5xx
+# only when this is on or the client sent an `Idempotency-Key`, since the upstream may have billed.
+GATEWAY_RETRY_NON_IDEMPOTENT = env_bool("GATEWAY_RETRY_NON_IDEMPOTENT", False)
+# Requests a HALF_OPEN breaker lets through at once to probe its instance.
+GATEWAY_BREAKER_HALF_OPEN_PROBES = env_int("GATEWAY_BREAKER_HALF_OPEN_PROBES", 1, minimum=1)
+
+# Health probes of every enabled instance (`routing.probe_instances`, run by Celery beat).
+HEALTH_CHECK_ENABLED = env_bool("HEALTH_CHECK_ENABLED", True)
+HEALTH_CHECK_INTERVAL_SECONDS = env_float("HEALTH_CHECK_INTERVAL_SECONDS", 30.0)
+HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 5.0)
+# Most probes run at once (each has its own timeout, so a slow instance delays no other).
+HEALTH_CHECK_CONCURRENCY = env_int("HEALTH_CHECK_CONCURRENCY", 50, minimum=1)
+for _name in ("HEALTH_CHECK_INTERVAL_SECONDS", "HEALTH_CHECK_TIMEOUT_SECONDS"):
+    if globals()[_name] <= 0:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds")

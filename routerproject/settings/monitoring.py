@@ -1,0 +1,16 @@
+"""Monitoring and the router's operations API (`/health`, `/metrics`, `/info`, `/admin/*`).
+
+PROMETHEUS_MULTIPROC_DIR is read by prometheus_client itself, from the environment, before anything
+is recorded: set it for every gunicorn worker (docker/gunicorn.conf.py empties it at start-up) and
+`/metrics` adds up every worker's values.
+"""
+
+from .env import env_list, env_str
+
+# Bearer token for /admin/* (the seed's variable). Unset: /admin/* accepts staff operators instead
+# (JWT bearer or HTTP Basic; never the session cookie, these endpoints being CSRF-exempt).
+TINY_DANCER_AUTH_TOKEN = env_str("TINY_DANCER_AUTH_TOKEN")
+# Origins allowed to call the operations API from a browser ("*" for any). Empty: CORS off.
+TINY_DANCER_CORS_ORIGINS = env_list("TINY_DANCER_CORS_ORIGINS", [])
+# Seconds between two runs of the auto degradation policy.
+MONITORING_DEGRADATION_CHECK_SECONDS = 30.0

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the backends come from the environment like any other mode."""
+
+import os
+import uuid
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = True
+
+# Runs may share one Redis (parallel checkouts, CI): each test process gets its own key space.
+STATE_KEY_PREFIX = f"test:{os.getpid()}:{uuid.uuid4().hex[:8]}:"

@@ -1,0 +1,26 @@
+"""The process's shared state, chosen by settings: Redis when REDIS_URL is set, memory otherwise."""
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from .base import GENERATION_KEY, AtomicScript, SharedState
+from .memory import MemoryState
+from .redis import STATE_ERRORS, RedisState
+
+__all__ = [
+    "GENERATION_KEY",
+    "STATE_ERRORS",
+    "AtomicScript",
+    "MemoryState",
+    "RedisState",
+    "SharedState",
+    "get_state",
+]
+
+
+@lru_cache(maxsize=1)
+def get_state() -> SharedState:
+    if settings.STATE_BACKEND == "redis":
+        return RedisState(settings.REDIS_URL, prefix=settings.STATE_KEY_PREFIX)
+    return MemoryState()

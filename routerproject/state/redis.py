@@ -1,0 +1,256 @@
+"""Fleet-wide shared state in Redis.
+
+A sync client serves the management API and Celery; the hot path uses an asyncio client, one per
+event loop (a connection pool cannot cross loops). Every key carries the configured prefix.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from .base import AtomicScript
+
+# Connections per event loop (one loop per worker process) for the hot path.
+ASYNC_POOL_SIZE = 256
+
+# KEYS: the counters; ARGV: start index (0-based), TTL in ms (0: none), then one weight per key.
+_INCR_LEAST = """
+local count = #KEYS
+local start = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local chosen, lowest = 1, nil
+for offset = 0, count - 1 do
+  local index = ((start + offset) % count) + 1
+  local value = math.max(tonumber(redis.call('GET', KEYS[index]) or '0'), 0)
+  local ratio = value / tonumber(ARGV[index + 2])
+  if lowest == nil or ratio < lowest then
+    chosen, lowest = index, ratio
+  end
+end
+redis.call('INCR', KEYS[chosen])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[chosen], ttl)
+end
+return chosen - 1
+"""
+
+
+# What a shared-state call raises when the state is unreachable (Redis down, socket errors).
+STATE_ERRORS = (redis.RedisError, OSError)
+
+
+class RedisState:
+    backend_name = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "router:", socket_timeout: float = 2.0) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._timeout = socket_timeout
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+        self._async_clients: dict[int, Any] = {}
+        self._incr_least = self.client.register_script(_INCR_LEAST)
+        self._async_scripts: dict[int, Any] = {}
+        self._scripts: dict[tuple[int, str], Any] = {}
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    @property
+    def aclient(self) -> Any:
+        loop_id = id(asyncio.get_running_loop())
+        client = self._async_clients.get(loop_id)
+        if client is None:
+            # A blocking pool: a burst of concurrent requests waits (up to the socket timeout) for a
+            # connection instead of failing with "Too many connections" at redis-py's default 100.
+            pool = aredis.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=ASYNC_POOL_SIZE,
+                timeout=self._timeout,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+            )
+            client = aredis.Redis(connection_pool=pool)
+            self._async_clients[loop_id] = client
+        return client
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def _text(value: bytes | str | None) -> str | None:
+        return value.decode() if isinstance(value, bytes) else value
+
+    @staticmethod
+    def _px(ttl_seconds: float) -> int:
+        return max(1, int(ttl_seconds * 1000))
+
+    def get(self, key: str) -> str | None:
+        return self._text(self.client.get(self._k(key)))
+
+    async def aget(self, key: str) -> str | None:
+        return self._text(await self.aclient.get(self._k(key)))
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [self._text(v) for v in self.client.mget([self._k(k) for k in keys])]
+
+    async def aget_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [self._text(v) for v in await self.aclient.mget([self._k(k) for k in keys])]
+
+    def _script_call(
+        self,
+        client: Any,
+        script: AtomicScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        now: float | None,
+    ) -> tuple[Any, list[str], list[Any]]:
+        registered = self._scripts.get((id(client), script.name))
+        if registered is None:
+            registered = client.register_script(script.lua)
+            self._scripts[(id(client), script.name)] = registered
+        moment = "" if now is None else repr(float(now))
+        return registered, [self._k(k) for k in keys], [moment, *args]
+
+    @staticmethod
+    def _strings(result: Any) -> list[str]:
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in result or []]
+
+    def run_script(
+        self,
+        script: AtomicScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        now: float | None = None,
+    ) -> list[str]:
+        registered, script_keys, script_args = self._script_call(
+            self.client, script, keys, args, now
+        )
+        return self._strings(registered(keys=script_keys, args=script_args))
+
+    async def arun_script(
+        self,
+        script: AtomicScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        now: float | None = None,
+    ) -> list[str]:
+        registered, script_keys, script_args = self._script_call(
+            self.aclient, script, keys, args, now
+        )
+        return self._strings(await registered(keys=script_keys, args=script_args))
+
+    def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
+        self.client.set(
+            self._k(key), value, px=None if ttl_seconds is None else self._px(ttl_seconds)
+        )
+
+    async def aset(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
+        await self.aclient.set(
+            self._k(key), value, px=None if ttl_seconds is None else self._px(ttl_seconds)
+        )
+
+    def delete(self, *keys: str) -> int:
+        return int(self.client.delete(*(self._k(k) for k in keys))) if keys else 0
+
+    def incr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
+        pipe = self.client.pipeline()
+        pipe.incrby(self._k(key), amount)
+        if ttl_seconds is not None:
+            pipe.pexpire(self._k(key), self._px(ttl_seconds), nx=True)
+        return int(pipe.execute()[0])
+
+    async def aincr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
+        pipe = self.aclient.pipeline()
+        pipe.incrby(self._k(key), amount)
+        if ttl_seconds is not None:
+            pipe.pexpire(self._k(key), self._px(ttl_seconds), nx=True)
+        return int((await pipe.execute())[0])
+
+    def _least_args(
+        self, keys: Sequence[str], weights: Sequence[float], start: int, ttl_seconds: float | None
+    ) -> tuple[list[str], list[float | int]]:
+        ttl = 0 if ttl_seconds is None else self._px(ttl_seconds)
+        return [self._k(k) for k in keys], [start, ttl, *weights]
+
+    def incr_least(
+        self,
+        keys: Sequence[str],
+        weights: Sequence[float],
+        start: int = 0,
+        ttl_seconds: float | None = None,
+    ) -> int:
+        script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
+        return int(self._incr_least(keys=script_keys, args=args))
+
+    async def aincr_least(
+        self,
+        keys: Sequence[str],
+        weights: Sequence[float],
+        start: int = 0,
+        ttl_seconds: float | None = None,
+    ) -> int:
+        client = self.aclient
+        script = self._async_scripts.get(id(client))
+        if script is None:
+            script = self._async_scripts[id(client)] = client.register_script(_INCR_LEAST)
+        script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
+        return int(await script(keys=script_keys, args=args))
+
+    def set_add(self, key: str, *members: str) -> int:
+        return int(self.client.sadd(self._k(key), *members)) if members else 0
+
+    def set_remove(self, key: str, *members: str) -> int:
+        return int(self.client.srem(self._k(key), *members)) if members else 0
+
+    def set_contains(self, key: str, member: str) -> bool:
+        return bool(self.client.sismember(self._k(key), member))
+
+    async def aset_contains(self, key: str, member: str) -> bool:
+        return bool(await self.aclient.sismember(self._k(key), member))
+
+    def set_size(self, key: str) -> int:
+        return int(self.client.scard(self._k(key)))
+
+    def list_push(self, key: str, *values: str) -> int:
+        return int(self.client.rpush(self._k(key), *values)) if values else 0
+
+    async def alist_push(self, key: str, *values: str) -> int:
+        return int(await self.aclient.rpush(self._k(key), *values)) if values else 0
+
+    def list_drain(self, key: str, limit: int) -> list[str]:
+        values = self.client.lpop(self._k(key), limit) or []
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    def list_range(self, key: str, count: int) -> list[str]:
+        if count <= 0:
+            return []
+        values = self.client.lrange(self._k(key), -count, -1) or []
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    def list_trim(self, key: str, keep: int) -> None:
+        if keep <= 0:
+            self.client.delete(self._k(key))
+        else:
+            self.client.ltrim(self._k(key), -keep, -1)
+
+    def clear(self) -> None:
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                self.client.delete(*batch)
+                batch.clear()
+        if batch:
+            self.client.delete(*batch)

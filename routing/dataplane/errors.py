@@ -1,0 +1,106 @@
+"""Answers the gateway makes itself, in OpenAI's error shape so SDKs raise their usual exceptions."""
+
+import json
+from collections.abc import Mapping
+
+from django.http import HttpResponse
+
+
+class GatewayError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, dict[str, str | None]]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def response(self) -> HttpResponse:
+        response = HttpResponse(
+            json.dumps(self.body()), status=self.status, content_type="application/json"
+        )
+        if self.retry_after is not None:
+            response["Retry-After"] = str(self.retry_after)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+def bad_request(message: str, *, param: str | None = None) -> GatewayError:
+    return GatewayError(400, message, param=param, code="invalid_request")
+
+
+def model_not_found(model: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"The model '{model}' does not exist or is not served here.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def no_instance(model: str) -> GatewayError:
+    return GatewayError(
+        503,
+        f"No instance of '{model}' is available right now; try again shortly.",
+        kind="server_error",
+        code="no_available_instance",
+        retry_after=1,
+    )
+
+
+def rate_limited(scope: str, retry_after: int, headers: Mapping[str, str]) -> GatewayError:
+    return GatewayError(
+        429,
+        f"Rate limit reached ({scope} limit). Try again in {retry_after}s.",
+        kind="requests",
+        code="rate_limit_exceeded",
+        retry_after=retry_after,
+        headers=headers,
+    )
+
+
+def upstream_timeout(instance_id: str) -> GatewayError:
+    return GatewayError(
+        504,
+        f"The upstream instance {instance_id} did not answer in time.",
+        kind="server_error",
+        code="upstream_timeout",
+    )
+
+
+def upstream_unreachable(instance_id: str) -> GatewayError:
+    return GatewayError(
+        502,
+        f"The upstream instance {instance_id} could not be reached.",
+        kind="server_error",
+        code="upstream_unreachable",
+    )
+
+
+def stream_error_event(message: str) -> bytes:
+    """How a stream that already started tells the client it broke: an SSE error event."""
+    error = {"message": message, "type": "server_error", "param": None, "code": "upstream_error"}
+    return b"data: " + json.dumps({"error": error}).encode() + b"\n\n"

@@ -1,0 +1,65 @@
+"""`neural` services: the router picks the tier (lightweight or powerful) a request deserves.
+
+A client names `auto` or the model of a tiered instance; the request then goes to an instance of
+the chosen tier, whatever its model, and the upstream body names that instance's model. With no
+instance in the chosen tier the other tier answers. A model outside the tiers is served by name,
+like in any other service.
+"""
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from routing.neural.embedding import prompt_text
+from routing.router_runtime import NeuralDecision, runtime
+from routing.service_types import Tier
+from routing.snapshot import InstanceSpec, LiveConfig, ServiceSpec
+
+from .prompt_embedding import EmbeddingUnavailable, embed_with_service
+
+logger = logging.getLogger(__name__)
+
+AUTO_MODEL = "auto"
+_OTHER = {Tier.LIGHTWEIGHT: Tier.POWERFUL, Tier.POWERFUL: Tier.LIGHTWEIGHT}
+
+
+async def neural_candidates(
+    config: LiveConfig, service: ServiceSpec, model: str, payload: dict[str, Any] | None
+) -> tuple[tuple[InstanceSpec, ...], NeuralDecision | None]:
+    tiered = model == AUTO_MODEL or any(
+        instance.name == model for group in service.by_tier.values() for instance in group
+    )
+    if not tiered or payload is None:
+        return service.candidates(model), None
+    text = prompt_text(payload)
+    embedding = None
+    if settings.NEURAL_EMBEDDING_MODEL:
+        try:
+            embedding = await embed_with_service(
+                config, settings.NEURAL_EMBEDDING_MODEL, text, settings.NEURAL_EMBEDDING_DIMENSIONS
+            )
+        except EmbeddingUnavailable as problem:
+            logger.warning("Prompt embedded locally: the embedding service failed: %s", problem)
+    decision = await runtime.adecide(
+        config.router,
+        service_type=service.service_type,
+        text=text,
+        metadata={"model": model},
+        embedding=embedding,
+    )
+    chosen = service.by_tier.get(decision.tier) or service.by_tier.get(
+        _OTHER[Tier(decision.tier)], ()
+    )
+    return chosen, decision
+
+
+def for_instance(
+    body: bytes, payload: dict[str, Any] | None, instance: InstanceSpec
+) -> tuple[bytes, dict[str, Any] | None]:
+    """The request as the instance must read it: naming its own model when the router chose it."""
+    if payload is None or payload.get("model") == instance.name:
+        return body, payload
+    renamed = {**payload, "model": instance.name}
+    return json.dumps(renamed, separators=(",", ":")).encode(), renamed

@@ -1,0 +1,113 @@
+"""Picking the one instance of an attempt: eligibility, then the service's balancer over shared state.
+
+`choose` is the only place the balancers meet shared state: the round-robin cursor and the
+in-flight counts live in `SharedState`, so every worker of the fleet follows the same sequence.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from routerproject.state import SharedState
+from routing.service_types import LoadBalancer
+from routing.snapshot import InstanceSpec, ServiceSpec
+
+from .balancers import Pool, pick_ip_hash, pick_random, pick_round_robin
+
+# A worker that dies mid-request leaves its in-flight increments behind; they fade after this long.
+IN_FLIGHT_TTL_SECONDS = 600.0
+_POOL_CACHE_LIMIT = 512
+
+_rng = random.Random()
+_pools: dict[int, tuple[tuple[InstanceSpec, ...], Pool]] = {}
+
+
+class NoInstanceAvailable(Exception):
+    """Every candidate of the model is disabled, drained or (later) unhealthy or broken."""
+
+
+def in_flight_key(instance: InstanceSpec) -> str:
+    return f"lb:inflight:{instance.instance_id}"
+
+
+def round_robin_key(service_type: str, model: str) -> str:
+    return f"lb:rr:{service_type}:{model}"
+
+
+def is_eligible(instance: InstanceSpec) -> bool:
+    # Health and breaker checks join here when they exist (a later issue): they must stay cheap,
+    # reading the same shared state the outcome recorder writes.
+    return instance.enabled and instance.weight > 0
+
+
+def eligible(candidates: tuple[InstanceSpec, ...]) -> tuple[InstanceSpec, ...]:
+    kept = tuple(instance for instance in candidates if is_eligible(instance))
+    # Same object when nothing was filtered out, so the prepared pool is found again.
+    return candidates if len(kept) == len(candidates) else kept
+
+
+def pool_of(instances: tuple[InstanceSpec, ...]) -> Pool:
+    cached = _pools.get(id(instances))
+    if cached is not None and cached[0] is instances:
+        return cached[1]
+    if len(_pools) >= _POOL_CACHE_LIMIT:
+        _pools.clear()
+    pool = Pool([i.instance_id for i in instances], [i.weight for i in instances])
+    # Keeping the tuple alive keeps its id from being reused by another tuple.
+    _pools[id(instances)] = (instances, pool)
+    return pool
+
+
+@dataclass(slots=True)
+class Lease:
+    """What an attempt holds on its instance; released exactly once, whatever the outcome."""
+
+    instance: InstanceSpec
+    state: SharedState
+    in_flight_key: str | None = None
+    released: bool = False
+
+    async def arelease(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        if self.in_flight_key is not None:
+            await self.state.aincr(self.in_flight_key, -1)
+
+    def release(self) -> None:
+        """For sync teardown paths (a response closed before its body was ever iterated)."""
+        if self.released:
+            return
+        self.released = True
+        if self.in_flight_key is not None:
+            self.state.incr(self.in_flight_key, -1)
+
+
+async def choose(
+    service: ServiceSpec,
+    model: str,
+    candidates: tuple[InstanceSpec, ...],
+    *,
+    client_ip: str,
+    state: SharedState,
+    draw: Callable[[], float] = _rng.random,
+) -> Lease:
+    instances = eligible(candidates)
+    if not instances:
+        raise NoInstanceAvailable(model)
+    if len(instances) == 1 and service.load_balancer != LoadBalancer.LEAST_CONNECTIONS:
+        return Lease(instances[0], state)
+    pool = pool_of(instances)
+    balancer = service.load_balancer
+    if balancer == LoadBalancer.ROUND_ROBIN:
+        counter = await state.aincr(round_robin_key(service.service_type, model))
+        return Lease(instances[pick_round_robin(pool, counter - 1)], state)
+    if balancer == LoadBalancer.LEAST_CONNECTIONS:
+        keys = [in_flight_key(i) for i in instances]
+        start = int(draw() * len(instances))
+        index = await state.aincr_least(keys, pool.weights, start, IN_FLIGHT_TTL_SECONDS)
+        return Lease(instances[index], state, keys[index])
+    if balancer == LoadBalancer.IP_HASH:
+        return Lease(instances[pick_ip_hash(pool, client_ip)], state)
+    # `random`, and `neural` until the neural router exists (a later issue).
+    return Lease(instances[pick_random(pool, draw())], state)

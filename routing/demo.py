@@ -1,0 +1,29 @@
+"""The demo configuration of `make run`: every service type served by the simulated backend."""
+
+from typing import Any
+
+DEMO_MODELS = {
+    "chat": ("demo-chat", "openai"),
+    "embedding": ("demo-embed", "openai"),
+    "rerank": ("demo-rerank", "openai"),
+    "tts": ("demo-tts", "openai"),
+    "stt": ("demo-whisper", "openai"),
+    "imgGen": ("demo-image", "openai"),
+    "imgEdit": ("demo-image-edit", "openai"),
+}
+
+
+def demo_services(upstream: str) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    for service_type, (model, adapter) in DEMO_MODELS.items():
+        services[service_type] = {
+            "loadBalancer": "round_robin",
+            "instances": [{"name": model, "baseUrl": upstream, "adapter": adapter}],
+        }
+    # A neural service to watch: `auto` goes to the lightweight or the powerful tier.
+    services["chat"]["loadBalancer"] = "neural"
+    services["chat"]["instances"] += [
+        {"name": "demo-small", "baseUrl": upstream, "tier": "lightweight"},
+        {"name": "demo-large", "baseUrl": upstream, "tier": "powerful"},
+    ]
+    return services

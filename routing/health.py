@@ -1,0 +1,68 @@
+"""Health probes of instances: one HTTP GET each, all at once, each bounded by its own timeout.
+
+An instance is probed at its adapter's model-list route (`GET /v1/models` for the OpenAI family,
+`/v1-openai/models` for GPUStack, `/api/tags` for Ollama) with its credential and headers. It is
+healthy when it answers below 500 (it is up and speaking HTTP; a 401 is a configuration matter the
+requests themselves will show), unhealthy on a 5xx, a connection failure or no answer in time.
+No ORM here: `routing.tasks.probe_instances` reads the instances and records the results.
+"""
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from routing.dataplane.adapters.base import join_url
+from routing.service_types import Adapter
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    key: int  # the instance's primary key
+    instance_id: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def probe_url(adapter: str, base_url: str) -> str:
+    if adapter == Adapter.OLLAMA:
+        return base_url.rstrip("/") + "/api/tags"
+    if adapter == Adapter.GPUSTACK:
+        return join_url(base_url, "/v1-openai", "/models")
+    return join_url(base_url, "/v1", "/models")
+
+
+def probe_headers(api_key: str, headers: Mapping[str, str] | None) -> dict[str, str]:
+    sent = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    sent.update({name.lower(): value for name, value in (headers or {}).items()})
+    return sent
+
+
+async def probe(client: httpx.AsyncClient, target: ProbeTarget, limit_s: float) -> bool:
+    try:
+        # wait_for bounds the whole exchange, not only each network step.
+        response = await asyncio.wait_for(
+            client.get(target.url, headers=dict(target.headers), timeout=limit_s), limit_s
+        )
+    except (httpx.HTTPError, TimeoutError, OSError):
+        return False
+    return response.status_code < 500
+
+
+async def probe_all(
+    targets: Iterable[ProbeTarget], *, limit_s: float, concurrency: int = 50
+) -> dict[int, bool]:
+    """{instance key: healthy}. Probes run concurrently: a slow instance delays no other."""
+    targets = list(targets)
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
+
+    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+
+        async def one(target: ProbeTarget) -> bool:
+            async with gate:
+                return await probe(client, target, limit_s)
+
+        results = await asyncio.gather(*(one(t) for t in targets))
+    return {target.key: healthy for target, healthy in zip(targets, results, strict=True)}

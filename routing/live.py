@@ -1,0 +1,206 @@
+"""The live configuration of this process: built from the database, swapped when it changes.
+
+Every configuration write bumps a generation counter in shared state after commit. Each worker
+compares the counter with the generation its snapshot was built at, at most every
+`LIVE_CONFIG_CHECK_INTERVAL` seconds, and rebuilds in a thread when they differ; between checks a
+request costs no database query and no Redis round trip. A change on any worker is therefore visible
+on every worker within that interval plus one rebuild.
+"""
+
+import asyncio
+import time
+from types import MappingProxyType
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from configversions.selectors import current_version_number
+from monitoring import metrics
+from routerproject.state import GENERATION_KEY, get_state
+
+from .models import RouterSettings, ServiceInstance, ServiceType
+from .selectors import service_type_list
+from .snapshot import (
+    BreakerSpec,
+    FallbackSpec,
+    InstanceSpec,
+    LiveConfig,
+    RateLimitSpec,
+    RouterSpec,
+    ServiceSpec,
+)
+
+
+def _rate_limit(content: dict[str, Any] | None) -> RateLimitSpec | None:
+    if not content:
+        return None
+    return RateLimitSpec(
+        algorithm=content["algorithm"],
+        capacity=int(content["capacity"]),
+        refill_rate=float(content["refillRate"]),
+        scope=content["scope"],
+        window_seconds=float(content["windowSeconds"]),
+        warmup_seconds=float(content["warmUpSeconds"]),
+    )
+
+
+def _breaker(content: dict[str, Any]) -> BreakerSpec:
+    return BreakerSpec(
+        enabled=bool(content["enabled"]),
+        failure_threshold=int(content["failureThreshold"]),
+        recovery_timeout_ms=int(content["recoveryTimeout"]),
+        success_threshold=int(content["successThreshold"]),
+    )
+
+
+def _fallback(content: dict[str, Any] | None) -> FallbackSpec | None:
+    if not content:
+        return None
+    response = content.get("response")
+    return FallbackSpec(
+        models=tuple(content.get("models", ())),
+        response=MappingProxyType(dict(response["body"]))
+        if response and isinstance(response["body"], dict)
+        else None,
+        response_status=int(response["status"]) if response else 200,
+    )
+
+
+def _instance(
+    service: ServiceType, instance: ServiceInstance, breaker: BreakerSpec
+) -> InstanceSpec:
+    return InstanceSpec(
+        instance_id=instance.instance_id,
+        service_type=service.name,
+        name=instance.name,
+        base_url=instance.base_url.rstrip("/"),
+        api_key=instance.api_key,
+        weight=instance.weight,
+        enabled=instance.enabled,
+        adapter=instance.adapter,
+        path=instance.path,
+        headers=MappingProxyType(dict(instance.headers or {})),
+        tier=instance.tier,
+        rate_limit=_rate_limit(instance.rate_limit),
+        breaker=_breaker(instance.circuit_breaker) if instance.circuit_breaker else breaker,
+        connect_timeout_s=service.connect_timeout_ms / 1000,
+        request_timeout_s=service.request_timeout_ms / 1000,
+    )
+
+
+def _service(service: ServiceType) -> ServiceSpec:
+    breaker = _breaker(service.circuit_breaker)
+    instances = tuple(_instance(service, i, breaker) for i in service.instances.all())
+    by_model: dict[str, list[InstanceSpec]] = {}
+    by_tier: dict[str, list[InstanceSpec]] = {}
+    for instance in instances:
+        if instance.enabled:
+            by_model.setdefault(instance.name, []).append(instance)
+            if instance.tier:
+                by_tier.setdefault(instance.tier, []).append(instance)
+    return ServiceSpec(
+        service_type=service.name,
+        load_balancer=service.load_balancer,
+        rate_limit=_rate_limit(service.rate_limit),
+        breaker=breaker,
+        fallback=_fallback(service.fallback),
+        retries=service.retries,
+        connect_timeout_s=service.connect_timeout_ms / 1000,
+        request_timeout_s=service.request_timeout_ms / 1000,
+        instances=instances,
+        by_model=MappingProxyType({m: tuple(group) for m, group in by_model.items()}),
+        by_tier=MappingProxyType({t: tuple(group) for t, group in by_tier.items()}),
+    )
+
+
+def _router() -> RouterSpec:
+    row = RouterSettings.objects.filter(pk=1).first() or RouterSettings(pk=1)
+    return RouterSpec(
+        model_path=row.model_path,
+        confidence_threshold=row.confidence_threshold,
+        max_uncertainty=row.max_uncertainty,
+        enable_circuit_breaker=row.enable_circuit_breaker,
+        circuit_breaker_threshold=row.circuit_breaker_threshold,
+        enable_quantization=row.enable_quantization,
+    )
+
+
+def build_live_config(generation: int) -> LiveConfig:
+    services = {s.name: _service(s) for s in service_type_list()}
+    return LiveConfig(
+        generation=generation,
+        version=current_version_number(),
+        services=MappingProxyType(services),
+        router=_router(),
+    )
+
+
+def _read_generation(raw: str | None) -> int:
+    return int(raw) if raw else 0
+
+
+class _LiveConfigHolder:
+    def __init__(self) -> None:
+        self.config: LiveConfig | None = None
+        self.checked_at = float("-inf")
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> LiveConfig:
+        now = time.monotonic()
+        config = self.config
+        if config is not None and now - self.checked_at < settings.LIVE_CONFIG_CHECK_INTERVAL:
+            return config
+        async with self.lock:
+            if (
+                self.config is not None
+                and now - self.checked_at < settings.LIVE_CONFIG_CHECK_INTERVAL
+            ):
+                return self.config
+            generation = _read_generation(await get_state().aget(GENERATION_KEY))
+            current = self.config
+            metrics.cache_lookup(
+                "liveConfig", hit=current is not None and current.generation == generation
+            )
+            if current is None or current.generation != generation:
+                current = self.config = await sync_to_async(build_live_config)(generation)
+            self.checked_at = time.monotonic()
+            return current
+
+    def get_sync(self) -> LiveConfig:
+        generation = _read_generation(get_state().get(GENERATION_KEY))
+        if self.config is None or self.config.generation != generation:
+            self.config = build_live_config(generation)
+        self.checked_at = time.monotonic()
+        return self.config
+
+
+_holder = _LiveConfigHolder()
+
+
+def live_config_size() -> int:
+    """Service types plus instances held by this process's snapshot (0 before the first build)."""
+    config = _holder.config
+    if config is None:
+        return 0
+    return len(config.services) + sum(len(s.instances) for s in config.services.values())
+
+
+async def aget_live_config() -> LiveConfig:
+    return await _holder.get()
+
+
+def get_live_config() -> LiveConfig:
+    """For sync callers (management API, jobs): always compares the generation first."""
+    return _holder.get_sync()
+
+
+def install_live_config(config: LiveConfig) -> None:
+    """Replace this process's snapshot (tests that run the data plane without database rows)."""
+    _holder.config = config
+    _holder.checked_at = time.monotonic()
+
+
+def forget_live_config() -> None:
+    _holder.config = None
+    _holder.checked_at = float("-inf")

@@ -1,0 +1,185 @@
+"""Service types and their backend instances: the routing part of the configuration.
+
+Rows change only through `routing.services`, which records a configuration version for every change.
+Nested settings (rate limit, breaker, fallback, headers) are JSON in canonical form (see
+`config_schema`); health fields are runtime observations, not configuration, and stay out of versions.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from . import config_schema
+from .service_types import Adapter, HealthStatus, LoadBalancer, ServiceKind, Tier
+
+
+def _choices(enum: type) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]  # type: ignore[attr-defined]
+
+
+def _default_breaker() -> dict[str, Any]:
+    return dict(config_schema.DEFAULT_BREAKER)
+
+
+def _clean_into(
+    errors: dict[str, list[ValidationError]], obj: Any, attr: str, cleaner: Any
+) -> None:
+    """Run a config_schema cleaner on a field; errors about a part of it (`rate_limit.capacity`)
+    are filed under the field itself, with the part kept in `params` for the API to report."""
+    try:
+        setattr(obj, attr, cleaner(getattr(obj, attr), attr))
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            head, _, part = key.partition(".")
+            for message in messages:
+                if part:
+                    error = ValidationError(
+                        "%(part)s: %(detail)s", params={"part": part, "detail": message}
+                    )
+                else:
+                    error = ValidationError(message.replace("%", "%%"))
+                errors.setdefault(head, []).append(error)
+
+
+class ServiceType(models.Model):
+    name = models.CharField(max_length=16, unique=True, choices=_choices(ServiceKind))
+    load_balancer = models.CharField(
+        max_length=32, choices=_choices(LoadBalancer), default=LoadBalancer.RANDOM
+    )
+    rate_limit = models.JSONField(null=True, blank=True)
+    circuit_breaker = models.JSONField(default=_default_breaker)
+    fallback = models.JSONField(null=True, blank=True)
+    retries = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+    connect_timeout_ms = models.PositiveIntegerField(
+        default=5_000, validators=[MinValueValidator(1), MaxValueValidator(600_000)]
+    )
+    request_timeout_ms = models.PositiveIntegerField(
+        default=120_000, validators=[MinValueValidator(1), MaxValueValidator(3_600_000)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)
+        _clean_into(errors, self, "circuit_breaker", config_schema.clean_breaker)
+        _clean_into(errors, self, "fallback", config_schema.clean_fallback)
+        if errors:
+            raise ValidationError(errors)
+
+
+class ServiceInstance(models.Model):
+    service_type = models.ForeignKey(
+        ServiceType, on_delete=models.CASCADE, related_name="instances"
+    )
+    name = models.CharField(max_length=200, help_text="The model name clients send.")
+    base_url = models.CharField(max_length=500)
+    api_key = models.CharField(max_length=500, blank=True)
+    weight = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    enabled = models.BooleanField(default=True)
+    adapter = models.CharField(max_length=16, choices=_choices(Adapter), default=Adapter.OPENAI)
+    path = models.CharField(max_length=300, blank=True, help_text="Upstream path override.")
+    headers = models.JSONField(default=dict, blank=True)
+    tier = models.CharField(max_length=16, choices=_choices(Tier), blank=True)
+    rate_limit = models.JSONField(null=True, blank=True)
+    circuit_breaker = models.JSONField(null=True, blank=True)
+    health_status = models.CharField(
+        max_length=16, choices=_choices(HealthStatus), default=HealthStatus.UNKNOWN
+    )
+    last_health_check = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["service_type_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_type", "name", "base_url"], name="unique_instance_per_service"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.instance_id
+
+    @property
+    def instance_id(self) -> str:
+        return f"{self.name}@{self.base_url}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        if self.path and not self.path.startswith("/"):
+            errors["path"] = [ValidationError("Must start with '/'.")]
+        if self.name != self.name.strip() or not self.name:
+            errors["name"] = [ValidationError("Must be a model name without surrounding spaces.")]
+        _clean_into(errors, self, "base_url", config_schema.clean_base_url)
+        _clean_into(errors, self, "headers", config_schema.clean_headers)
+        _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)
+        if self.circuit_breaker is not None:
+            _clean_into(errors, self, "circuit_breaker", config_schema.clean_breaker)
+        if errors:
+            raise ValidationError(errors)
+
+
+class RouterSettings(models.Model):
+    """The neural router's settings (the reference router's field names); one row, versioned."""
+
+    model_path = models.CharField(max_length=500, default="./models/fastgrnn.safetensors")
+    confidence_threshold = models.FloatField(
+        default=0.85, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    max_uncertainty = models.FloatField(
+        default=0.15, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    enable_circuit_breaker = models.BooleanField(default=True)
+    circuit_breaker_threshold = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    enable_quantization = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "router settings"
+
+    def __str__(self) -> str:
+        return "neural router settings"
+
+
+class RoutingExemplar(models.Model):
+    """A past prompt of a `neural` service with how the lightweight tier fared on prompts like it."""
+
+    service_type = models.ForeignKey(
+        ServiceType, on_delete=models.CASCADE, related_name="exemplars"
+    )
+    prompt_hash = models.CharField(max_length=64)
+    embedding = models.BinaryField(help_text="float32 little-endian, L2-normalised.")
+    metadata = models.JSONField(default=dict, blank=True)
+    access_count = models.PositiveIntegerField(default=0)
+    lightweight_attempts = models.PositiveIntegerField(default=0)
+    lightweight_successes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_type", "prompt_hash"], name="unique_exemplar_per_service"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"exemplar {self.prompt_hash[:12]} ({self.service_type_id})"
+
+    @property
+    def success_rate(self) -> float:
+        # Laplace's rule: an exemplar never tried on the lightweight tier counts as a coin toss.
+        return (self.lightweight_successes + 1) / (self.lightweight_attempts + 2)

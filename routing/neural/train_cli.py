@@ -1,0 +1,134 @@
+"""`train_router DATA.jsonl --out models/fastgrnn.safetensors [options]`.
+
+Plain-Python entry point (`main(argv) -> exit code`); the Django management command
+only forwards its arguments here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Protocol
+
+import numpy as np
+
+from routing.neural.fastgrnn import FastGRNNConfig
+from routing.neural.model_file import save_model
+from routing.neural.quantization import quantization_report
+from routing.neural.training import EpochReport, TrainingOptions, train
+from routing.neural.training_data import TrainingDataError, load_jsonl
+
+_BAR_WIDTH = 30
+
+
+class TextSink(Protocol):
+    """Where progress goes: a text stream, or an adapter such as Django's stdout."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
+    defaults = TrainingOptions()
+    model = FastGRNNConfig()
+    p = argparse.ArgumentParser(prog=prog, description="Train the FastGRNN neural router.")
+    p.add_argument("data", help="JSONL file: {features: [5 floats], label: 0|1, teacher_logit?}")
+    p.add_argument("--out", default="models/fastgrnn.safetensors", help="model file to write")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    p.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch factor")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--val-split", type=float, default=defaults.validation_split)
+    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--l2", type=float, default=defaults.l2)
+    p.add_argument("--clip", type=float, default=defaults.clip_norm, help="global grad norm")
+    p.add_argument("--distill-weight", type=float, default=defaults.distill_weight)
+    p.add_argument("--temperature", type=float, default=defaults.temperature)
+    p.add_argument("--hidden-dim", type=int, default=model.hidden_dim)
+    p.add_argument("--nu", type=float, default=model.nu)
+    p.add_argument("--zeta", type=float, default=model.zeta)
+    p.add_argument("--rank", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _options(args: argparse.Namespace) -> TrainingOptions:
+    return TrainingOptions(
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        lr_decay=args.lr_decay,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        validation_split=args.val_split,
+        patience=args.patience,
+        l2=args.l2,
+        clip_norm=args.clip,
+        distill_weight=args.distill_weight,
+        temperature=args.temperature,
+        model=FastGRNNConfig(
+            hidden_dim=args.hidden_dim, nu=args.nu, zeta=args.zeta, rank=args.rank
+        ),
+    )
+
+
+def progress_bar(done: int, total: int, width: int = _BAR_WIDTH) -> str:
+    filled = width * done // max(total, 1)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def _epoch_line(report: EpochReport) -> str:
+    line = (
+        f"epoch {report.epoch:3d}  lr {report.learning_rate:.5f}  "
+        f"loss {report.train_loss:.4f}  acc {report.train_accuracy:.4f}"
+    )
+    if report.validation_loss is not None and report.validation_accuracy is not None:
+        line += f"  val_loss {report.validation_loss:.4f}  val_acc {report.validation_accuracy:.4f}"
+    return line
+
+
+def main(argv: list[str] | None = None, stdout: TextSink | None = None) -> int:
+    out = stdout or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        options = _options(args)
+        data = load_jsonl(args.data, options.model.input_dim)
+    except (TrainingDataError, ValueError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    print(f"training on {len(data)} examples from {args.data} (seed {options.seed})", file=out)
+
+    def on_batch(epoch: int, done: int, total: int) -> None:
+        if not args.quiet:
+            out.write(f"\repoch {epoch:3d} {progress_bar(done, total)}")
+            out.flush()
+
+    def on_epoch(report: EpochReport) -> None:
+        prefix = "\r" if not args.quiet else ""
+        # Pad so the epoch summary fully overwrites the progress bar line.
+        out.write(f"{prefix}{_epoch_line(report):<{_BAR_WIDTH + 20}}\n")
+        out.flush()
+
+    result = train(data, options, on_batch=on_batch, on_epoch=on_epoch)
+    best = result.history[result.best_epoch - 1]
+    if result.stopped_early:
+        print(f"early stopping after epoch {len(result.history)}", file=out)
+    print(f"best epoch {result.best_epoch}: {_epoch_line(best)}", file=out)
+
+    _, validation = data.split(options.validation_split, options.seed)
+    check = validation if len(validation) else data
+    report = quantization_report(result.model, check.features.astype(np.float32), check.labels)
+    print(
+        f"int8 check on {len(check)} examples: accuracy float {report.float_accuracy:.4f} "
+        f"-> int8 {report.quantized_accuracy:.4f}, max |score change| "
+        f"{report.max_abs_score_change:.5f}, decision agreement {report.decision_agreement:.4f}",
+        file=out,
+    )
+    save_model(result.model, args.out)
+    print(f"saved {args.out}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

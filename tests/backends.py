@@ -1,0 +1,134 @@
+"""Runs the suite once per backend set: always on SQLite + memory state, then again on PostgreSQL and
+Redis when they answer. Prints which backends each pass used and exits non-zero if any pass failed.
+
+    python -m tests.backends [pytest args...]
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def postgres_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def postgres_problem(url: str | None = None) -> str | None:
+    """None when PostgreSQL answers at the URL, else why not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url or postgres_url(), connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception as exc:
+        return f"PostgreSQL unreachable at {url or postgres_url()}: {str(exc).strip()[:160]}"
+    return None
+
+
+def redis_problem(url: str | None = None) -> str | None:
+    """None when Redis answers at the URL, else why not."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url or redis_url(), socket_connect_timeout=3).ping()
+    except Exception as exc:
+        return f"Redis unreachable at {url or redis_url()}: {str(exc).strip()[:160]}"
+    return None
+
+
+@dataclass
+class PassResult:
+    name: str
+    exit_code: int
+    counts: Counter[str]
+
+
+def run_pass(name: str, env_overrides: dict[str, str], pytest_args: list[str]) -> PassResult:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(env_overrides)
+    database = env_overrides.get("DATABASE_URL", "sqlite")
+    state = "redis" if "REDIS_URL" in env_overrides else "memory"
+    print(f"\n=== test pass '{name}': database={database.split(':')[0]} state={state}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.xml"
+        command = [sys.executable, "-m", "pytest", f"--junit-xml={report}", *pytest_args]
+        code = subprocess.call(command, env=env)
+        return PassResult(name, code, _counts(report))
+
+
+def _counts(report: Path) -> Counter[str]:
+    """passed/failed/skipped from pytest's JUnit report (failed includes errors)."""
+    counts: Counter[str] = Counter()
+    if not report.exists():
+        return counts
+    # Our own pytest just wrote this file.
+    for suite in ElementTree.parse(report).getroot().iter("testsuite"):  # noqa: S314
+        total, skipped = int(suite.get("tests", 0)), int(suite.get("skipped", 0))
+        failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        counts.update(passed=total - skipped - failed, failed=failed, skipped=skipped)
+    return counts
+
+
+def main(argv: list[str]) -> int:
+    from tests.dashboard.browser import chromium_path, chromium_problem
+
+    pg_problem, rd_problem = postgres_problem(), redis_problem()
+    browser_problem = chromium_problem()
+    passes: list[tuple[str, dict[str, str]]] = [("embedded", {})]
+    services: dict[str, str] = {}
+    if pg_problem is None:
+        services["DATABASE_URL"] = postgres_url()
+    if rd_problem is None:
+        services["REDIS_URL"] = redis_url()
+    if services:
+        passes.append(("services", services))
+
+    results = [run_pass(name, env, argv) for name, env in passes]
+
+    print("\n=== backends exercised")
+    print("  embedded pass: SQLite + in-memory state")
+    print(
+        f"  PostgreSQL: {'ran (services pass)' if pg_problem is None else 'SKIPPED - ' + pg_problem}"
+    )
+    print(f"  Redis: {'ran (services pass)' if rd_problem is None else 'SKIPPED - ' + rd_problem}")
+    print(
+        "  Chromium (dashboard browser tests): "
+        + (
+            f"ran with {chromium_path()}"
+            if browser_problem is None
+            else "SKIPPED - " + browser_problem
+        )
+    )
+    promtool = shutil.which("promtool")
+    print(
+        "  promtool (Prometheus exposition check): "
+        + (
+            f"ran with {promtool}"
+            if promtool
+            else "SKIPPED - not installed (apt-get install prometheus)"
+        )
+    )
+    total: Counter[str] = Counter()
+    for result in results:
+        verdict = "passed" if result.exit_code == 0 else f"FAILED (exit {result.exit_code})"
+        print(f"  pass {result.name}: {verdict}")
+        total.update(result.counts)
+    print(f"total: {total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
+    return 0 if all(result.exit_code == 0 for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

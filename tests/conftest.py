@@ -1,0 +1,92 @@
+import sys
+import uuid
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from routerproject.state import MemoryState, RedisState, get_state
+from tests.backends import postgres_problem, postgres_url, redis_problem, redis_url
+from tests.processes import free_port, project_env, running
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return [f"backends: database={engine} state={settings.STATE_BACKEND}"]
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """A Redis server to test against directly; skips with the reason when none answers."""
+    problem = redis_problem()
+    if problem:
+        pytest.skip(problem)
+    return redis_url()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    return postgres_url()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def state(request):
+    """Each shared-state backend in turn (Redis under its own prefix, skipped when absent)."""
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    redis_state = RedisState(
+        request.getfixturevalue("redis_server_url"), prefix=f"test-{uuid.uuid4().hex}:"
+    )
+    yield redis_state
+    redis_state.clear()
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """The simulated backend as a real HTTP server."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "routing.fakeupstream", "--port", str(port)]
+    with running(command, env=project_env(), ready_url=f"{url}/health"):
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_state():
+    yield
+    get_state().clear()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="operator", password="operator-pass-123", is_staff=True
+    )
+
+
+@pytest.fixture
+def reader_user(django_user_model):
+    return django_user_model.objects.create_user(username="reader", password="reader-pass-123")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def reader_client(reader_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(reader_user)
+    return client

@@ -1,0 +1,118 @@
+"""The overview's last hour: samples of the fleet's totals, and the rates and percentiles computed
+from consecutive samples."""
+
+import json
+
+import pytest
+
+from monitoring import history, metrics
+from monitoring.history import (
+    HISTORY_KEY,
+    HISTORY_SAMPLES,
+    LATENCY_BOUNDS,
+    traffic_point,
+    traffic_samples,
+    traffic_series,
+)
+from monitoring.tasks import record_traffic_sample
+from routerproject.state import get_state
+
+
+def _latency(**per_bound: int) -> list[int]:
+    """Cumulative bucket counts from counts per upper bound ("0.1" -> 0.1 s)."""
+    counts = {float(bound): n for bound, n in per_bound.items()}
+    total, cumulative = 0, []
+    for bound in LATENCY_BOUNDS:
+        total += counts.get(bound, 0)
+        cumulative.append(total)
+    return cumulative
+
+
+def _sample(t: float, requests: int, errors: int, latency: list[int], lw=0, pw=0) -> dict:
+    return {
+        "t": t,
+        "requests": requests,
+        "errors": errors,
+        "lightweight": lw,
+        "powerful": pw,
+        "latency": latency,
+    }
+
+
+def test_rates_and_percentiles_come_from_the_difference_of_two_samples():
+    before = _sample(1000.0, 500, 7, _latency(**{"0.1": 400}), lw=30, pw=10)
+    # In the minute: 100 requests, 4 of them 5xx; 90 answered within 0.1 s, 10 within 1 s.
+    after = _sample(1060.0, 600, 11, _latency(**{"0.1": 490, "1": 10}), lw=45, pw=20)
+    point = traffic_point(before, after)
+    assert point["requests"] == 100 and point["requestRate"] == 100.0
+    assert point["errors"] == 4 and point["errorRate"] == 4.0
+    assert point["errorRatio"] == 0.04
+    assert (point["lightweight"], point["powerful"]) == (15, 10)
+    # p50: rank 50 of the 90 in (0.05, 0.1] -> 0.05 + 0.05 * 50/90.
+    assert point["p50"] == pytest.approx(0.05 + 0.05 * 50 / 90, abs=1e-6)
+    # p95: rank 95, the 5th of the 10 in (0.5, 1] -> 0.75; p99: the 9th -> 0.95.
+    assert point["p95"] == pytest.approx(0.75)
+    assert point["p99"] == pytest.approx(0.95)
+
+
+def test_a_half_minute_interval_gives_per_minute_rates():
+    point = traffic_point(
+        _sample(0.0, 10, 0, _latency()), _sample(30.0, 40, 3, _latency(**{"0.01": 30}))
+    )
+    assert point["requestRate"] == 60.0 and point["errorRate"] == 6.0
+    assert point["p99"] is not None and point["p99"] <= 0.01
+
+
+def test_a_restart_counts_from_zero_and_an_idle_minute_has_no_percentiles():
+    before = _sample(0.0, 900, 50, _latency(**{"0.5": 900}))
+    restarted = _sample(60.0, 20, 1, _latency(**{"0.05": 20}))
+    point = traffic_point(before, restarted)
+    assert (point["requests"], point["errors"]) == (20, 1)
+    assert point["p50"] is not None and point["p50"] <= 0.05
+    idle = traffic_point(restarted, _sample(120.0, 20, 1, restarted["latency"]))
+    assert idle["requestRate"] == 0.0 and idle["errorRatio"] == 0.0
+    assert idle["p50"] is idle["p95"] is idle["p99"] is None
+
+
+def test_the_series_has_one_point_per_pair_of_samples():
+    samples = [_sample(60.0 * i, 10 * i, 0, _latency(**{"0.1": 10 * i})) for i in range(4)]
+    series = traffic_series(samples)
+    assert [p["t"] for p in series] == [60.0, 120.0, 180.0]
+    assert all(p["requestRate"] == 10.0 for p in series)
+    assert traffic_series(samples[:1]) == []
+
+
+def test_the_job_appends_the_fleets_totals(monkeypatch):
+    first = record_traffic_sample()
+    metrics.REQUESTS.labels("chat", "m", "m@http://x", "200").inc(3)
+    metrics.REQUESTS.labels("chat", "m", "m@http://x", "503").inc(2)
+    metrics.REQUEST_SECONDS.labels("chat", "m").observe(0.02)
+    metrics.ROUTER_LIGHTWEIGHT.inc()
+    second = record_traffic_sample()
+    stored = traffic_samples()
+    assert [s["t"] for s in stored] == [first["t"], second["t"]]
+    assert second["requests"] - first["requests"] == 5
+    assert second["errors"] - first["errors"] == 2
+    assert second["lightweight"] - first["lightweight"] == 1
+    assert sum(second["latency"]) > sum(first["latency"])
+    assert len(second["latency"]) == len(LATENCY_BOUNDS)
+
+
+def test_the_history_stays_capped_at_an_hour():
+    for minute in range(HISTORY_SAMPLES + 9):
+        history.traffic_sample_record(now=60.0 * minute)
+    stored = traffic_samples(count=1000)
+    assert len(stored) == HISTORY_SAMPLES
+    assert stored[0]["t"] == 60.0 * 9 and stored[-1]["t"] == 60.0 * (HISTORY_SAMPLES + 8)
+    assert len(get_state().list_range(HISTORY_KEY, 1000)) == HISTORY_SAMPLES
+
+
+def test_an_unreadable_entry_is_skipped():
+    get_state().list_push(HISTORY_KEY, "not json", json.dumps(_sample(1.0, 0, 0, _latency())))
+    assert [s["t"] for s in traffic_samples()] == [1.0]
+
+
+def test_the_job_is_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["monitoring.record_traffic_sample"]
+    assert entry["task"] == "monitoring.record_traffic_sample"
+    assert entry["schedule"] == 60.0

@@ -1,0 +1,86 @@
+import subprocess
+import sys
+
+import pytest
+
+from routerproject.settings import env as settings_env
+from tests.processes import ROOT, project_env
+
+GOOD_SECRET = "k3y-" + "Zq8vN2mW5xR1tY7uI0oP4aS6dF9gH3jK" + "lL2zX5cV8bN1mQ4wE7r"
+
+
+def _load_production(**env: str | None) -> subprocess.CompletedProcess[str]:
+    base = {"DJANGO_SETTINGS_MODULE": "routerproject.settings.production", "DJANGO_DEBUG": None}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env=project_env(**{**base, **env}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_starts_with_a_real_secret_and_hosts():
+    result = _load_production(DJANGO_SECRET_KEY=GOOD_SECRET, ALLOWED_HOSTS="gw.example.com")
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_SECRET_KEY": "embedded-insecure-secret-key-change-me"}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_SECRET_KEY": "too-short"}, "at least 50"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_DEBUG": "maybe"}, "boolean"),
+    ],
+)
+def test_production_refuses_insecure_settings(env, complaint):
+    env.setdefault("ALLOWED_HOSTS", "gw.example.com")
+    result = _load_production(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
+
+
+def test_env_readers_fail_loudly(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.setenv("X_INT", "eight")
+    with pytest.raises(ImproperlyConfigured, match="X_INT"):
+        settings_env.env_int("X_INT", 1)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="at least 1"):
+        settings_env.env_int("X_INT", 1, minimum=1)
+    monkeypatch.setenv("X_LIST", "a, b,,c")
+    assert settings_env.env_list("X_LIST", []) == ["a", "b", "c"]
+    monkeypatch.setenv("X_BOOL", "off")
+    assert settings_env.env_bool("X_BOOL", True) is False
+
+
+def test_database_url_selects_the_engine():
+    code = (
+        "import django; from django.conf import settings; django.setup();"
+        "d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['HOST'], d['PORT'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=project_env(
+            DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
+            DATABASE_URL="postgres://gw@db.internal:6543/gateway",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "gateway",
+        "db.internal",
+        "6543",
+    ]

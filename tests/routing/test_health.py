@@ -1,0 +1,83 @@
+"""Health probes: concurrent, bounded by their timeout, recorded on the rows and in shared state."""
+
+import asyncio
+import sys
+import time
+
+import pytest
+
+from configversions.models import ConfigVersion
+from routerproject.state import get_state
+from routing import health
+from routing.models import ServiceInstance
+from routing.resilience.breakers import health_key
+from routing.services import instance_add
+from routing.tasks import probe_instances
+from tests.processes import free_port, project_env, running
+
+pytestmark = pytest.mark.processes
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "routing.fakeupstream", "--port", str(port)]
+    with running(command, env=project_env(), ready_url=f"{url}/health"):
+        yield url
+
+
+def test_probe_urls_follow_the_adapter():
+    assert health.probe_url("openai", "http://h:1") == "http://h:1/v1/models"
+    assert health.probe_url("vllm", "http://h:1/v1/") == "http://h:1/v1/models"
+    assert health.probe_url("ollama", "http://h:1") == "http://h:1/api/tags"
+    assert health.probe_url("gpustack", "http://h:1") == "http://h:1/v1-openai/models"
+
+
+def test_probes_run_concurrently_and_a_slow_instance_delays_no_other(upstream):
+    dead = f"http://127.0.0.1:{free_port()}"
+    slow = {"x-fake-latency-ms": "3000"}
+    targets = [
+        health.ProbeTarget(1, "up", health.probe_url("openai", upstream)),
+        health.ProbeTarget(2, "dead", health.probe_url("openai", dead)),
+        health.ProbeTarget(
+            3, "500", health.probe_url("openai", upstream), {"x-fake-status": "500"}
+        ),
+        health.ProbeTarget(4, "ollama", health.probe_url("ollama", upstream)),
+        *(
+            health.ProbeTarget(10 + i, f"slow{i}", health.probe_url("openai", upstream), slow)
+            for i in range(5)
+        ),
+    ]
+    started = time.monotonic()
+    results = asyncio.run(health.probe_all(targets, limit_s=0.5))
+    elapsed = time.monotonic() - started
+    assert results == {1: True, 2: False, 3: False, 4: True, **{10 + i: False for i in range(5)}}
+    assert elapsed < 2.0, "five slow probes of 0.5 s each ran one after another"
+
+
+@pytest.mark.django_db
+def test_the_task_records_rows_and_health_bits_without_a_configuration_version(upstream, settings):
+    settings.HEALTH_CHECK_TIMEOUT_SECONDS = 0.5
+    dead = f"http://127.0.0.1:{free_port()}"
+    up = instance_add(service_type="chat", name="m", base_url=upstream, actor=None)
+    down = instance_add(service_type="chat", name="m", base_url=dead, actor=None)
+    off = instance_add(
+        service_type="chat", name="m", base_url=dead + "/x", enabled=False, actor=None
+    )
+    versions = ConfigVersion.objects.count()
+    assert probe_instances() == {"healthy": 1, "unhealthy": 1}
+    assert probe_instances() == {"healthy": 1, "unhealthy": 1}  # idempotent
+    rows = {i.pk: i for i in ServiceInstance.objects.all()}
+    assert rows[up.pk].health_status == "healthy" and rows[up.pk].last_health_check
+    assert rows[down.pk].health_status == "unhealthy"
+    assert rows[off.pk].health_status == "unknown" and rows[off.pk].last_health_check is None
+    assert get_state().get(health_key(up.instance_id)) == "healthy"
+    assert get_state().get(health_key(down.instance_id)) == "unhealthy"
+    assert ConfigVersion.objects.count() == versions
+
+
+def test_the_probe_task_is_scheduled_by_beat(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["routing.probe_instances"]
+    assert entry["task"] == "routing.probe_instances"
+    assert entry["schedule"] == settings.HEALTH_CHECK_INTERVAL_SECONDS

@@ -1,0 +1,155 @@
+"""`make run`'s path end to end: migrate, collect static, first admin, then the real ASGI server."""
+
+import re
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.processes import ROOT, free_port, manage, project_env, running, wait_for_http
+
+pytestmark = pytest.mark.processes
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory):
+    var = tmp_path_factory.mktemp("var")
+    port, upstream_port = free_port(), free_port()
+    env = project_env(
+        DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        ROUTER_VAR_DIR=str(var),
+        PORT=str(port),
+        HOST="127.0.0.1",
+        DJANGO_SUPERUSER_PASSWORD=None,
+    )
+    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--verbosity", "0"]):
+        result = manage(*step, env=env)
+        assert result.returncode == 0, result.stderr
+    admin = manage("ensure_admin", env=env)
+    password = re.search(r"password: (\S+)", admin.stdout).group(1)
+    again = manage("ensure_admin", env=env)
+    assert "An administrator exists" in again.stdout
+    demo_key = re.search(r"(sk-\S+)", manage("ensure_demo_key", env=env).stdout).group(1)
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    demo = manage("ensure_demo_config", "--upstream", upstream, env=env)
+    assert "Demo configuration" in demo.stdout, demo.stderr
+    assert "not applied" in manage("ensure_demo_config", "--upstream", upstream, env=env).stdout
+    base = f"http://127.0.0.1:{port}"
+    serve = [sys.executable, "manage.py", "serve", "--demo-upstream", str(upstream_port)]
+    with running(serve, env=env, ready_url=f"{base}/health"):
+        wait_for_http(f"{upstream}/health", None)
+        yield base, password, demo_key
+
+
+def test_liveness_answers(embedded_server):
+    base, *_ = embedded_server
+    body = httpx.get(f"{base}/health").json()
+    assert body["status"] == "healthy" and body["version"] and body["uptime_seconds"] >= 0
+
+
+def test_api_docs_are_served_with_local_assets(embedded_server):
+    base, *_ = embedded_server
+    page = httpx.get(f"{base}/api/docs/")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert assets, "Swagger UI must load its assets from this server, not a CDN"
+    assert "cdn." not in page.text
+    for asset in assets:
+        assert httpx.get(base + asset).status_code == 200, asset
+    schema = httpx.get(
+        f"{base}/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}
+    )
+    assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+
+
+def test_django_admin_signs_in_the_first_administrator(embedded_server):
+    base, password, _ = embedded_server
+    with httpx.Client(base_url=base) as browser:
+        login = browser.get("/django-admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        css = re.search(r'href="(/static/admin/css/[^"]+)"', login.text).group(1)
+        assert browser.get(css).status_code == 200
+        response = browser.post(
+            "/django-admin/login/?next=/django-admin/",
+            data={"username": "admin", "password": password, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{base}/django-admin/login/"},
+            follow_redirects=True,
+        )
+        assert response.status_code == 200 and "Site administration" in response.text
+
+
+def test_metrics_are_exported(embedded_server):
+    base, *_ = embedded_server
+    response = httpx.get(f"{base}/metrics")
+    assert response.status_code == 200
+    assert "django_http_requests_total_by_method_total" in response.text
+
+
+def test_the_seeds_address_variables_set_the_bind_address():
+    code = "import django; from django.conf import settings; django.setup(); print(settings.BIND_HOST, settings.BIND_PORT)"
+
+    def bind(**env):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=project_env(**{"HOST": None, "PORT": None, **env}),
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.split()
+
+    assert bind() == ["127.0.0.1", "8080"]
+    assert bind(TINY_DANCER_BIND_ADDRESS="0.0.0.0", TINY_DANCER_PORT="9191") == ["0.0.0.0", "9191"]
+    assert bind(HOST="::1", PORT="7000", TINY_DANCER_PORT="9191") == ["::1", "7000"]
+
+
+def test_the_management_api_documents_examples_work(embedded_server):
+    """The seed's cURL/Python/JavaScript examples, with the administrator's credentials added."""
+    base, password, _ = embedded_server
+    with httpx.Client(base_url=base, auth=("admin", password)) as api:
+        types = api.get("/api/config/type/services").json()
+        assert types["success"] and "chat" in types["data"]
+        instance = {
+            "name": "llama3:8b",
+            "baseUrl": "http://localhost:8001",
+            "apiKey": "sk-test",
+            "weight": 1,
+            "enabled": True,
+            "adapter": "ollama",
+        }
+        added = api.post("/api/config/instance/add/chat", json=instance)
+        assert added.status_code == 201 and added.json()["data"]["apiKey"] != "sk-test"
+        models = api.get("/api/models").json()["data"]["data"]
+        assert "llama3:8b" in [m["id"] for m in models]
+        service = api.get("/api/config/type/services/chat").json()["data"]
+        assert "llama3:8b" in [i["name"] for i in service["instances"]]
+        assert api.get("/api/config/version/current").json()["data"] >= 2
+    assert httpx.get(f"{base}/api/config/type/services").status_code == 401
+
+
+def test_the_first_curl_gets_an_answer_from_the_demo_backend(embedded_server):
+    """`make run`'s promise: the printed key and a demo model answer, streaming too, via the SDK."""
+    import openai
+
+    base, _, demo_key = embedded_server
+    sdk = openai.OpenAI(base_url=f"{base}/v1", api_key=demo_key, max_retries=0)
+    assert "demo-chat" in {m.id for m in sdk.models.list()}
+    answer = sdk.chat.completions.create(
+        model="demo-chat", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert answer.choices[0].message.content
+    chunks = sdk.chat.completions.create(
+        model="demo-chat", messages=[{"role": "user", "content": "hello"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    routed = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert routed.headers["x-router-decision"] in ("lightweight", "powerful")
+    refused = httpx.post(f"{base}/v1/chat/completions", json={"model": "demo-chat"})
+    assert refused.status_code == 401
