@@ -23,7 +23,7 @@ _pools: dict[int, tuple[tuple[InstanceSpec, ...], Pool]] = {}
 
 
 class NoInstanceAvailable(Exception):
-    """Every candidate of the model is disabled, drained or (later) unhealthy or broken."""
+    """Every candidate of the model is disabled or drained (weight 0)."""
 
 
 def in_flight_key(instance: InstanceSpec) -> str:
@@ -35,8 +35,8 @@ def round_robin_key(service_type: str, model: str) -> str:
 
 
 def is_eligible(instance: InstanceSpec) -> bool:
-    # Health and breaker checks join here when they exist (a later issue): they must stay cheap,
-    # reading the same shared state the outcome recorder writes.
+    # The static part of eligibility; health and breakers are read from shared state beforehand
+    # (routing.resilience.breakers.eligible), in one round trip for every candidate.
     return instance.enabled and instance.weight > 0
 
 
@@ -109,5 +109,5 @@ async def choose(
         return Lease(instances[index], state, keys[index])
     if balancer == LoadBalancer.IP_HASH:
         return Lease(instances[pick_ip_hash(pool, client_ip)], state)
-    # `random`, and `neural` until the neural router exists (a later issue).
+    # `random`; and `neural`, whose candidates the neural router has already narrowed to one tier.
     return Lease(instances[pick_random(pool, draw())], state)
