@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # The kernel is an app only for its management commands (`migrate` under an advisory lock).
+    "routerproject",
     "routing",
     "configversions",
     "authjwt",
