@@ -18,9 +18,9 @@ def host() -> str:
 
 def main() -> int:
     url = f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/health"
-    request = urllib.request.Request(url, headers={"Host": host()})  # noqa: S310 - fixed local URL
+    request = urllib.request.Request(url, headers={"Host": host()})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - fixed local URL
             return 0 if response.status == 200 else 1
     except OSError as exc:  # refused, timed out, or an HTTP error status
         print(f"{url}: {exc}", file=sys.stderr)

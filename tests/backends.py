@@ -84,6 +84,7 @@ def _counts(report: Path) -> Counter[str]:
 
 def main(argv: list[str]) -> int:
     from tests.dashboard.browser import chromium_path, chromium_problem
+    from tests.deploy.compose import compose_command, compose_problem
 
     pg_problem, rd_problem = postgres_problem(), redis_problem()
     browser_problem = chromium_problem()
@@ -120,6 +121,11 @@ def main(argv: list[str]) -> int:
             if promtool
             else "SKIPPED - not installed (apt-get install prometheus)"
         )
+    )
+    compose = compose_command()
+    print(
+        "  Compose (docker/compose.yml validation): "
+        + (f"ran with {' '.join(compose)}" if compose else "SKIPPED - " + (compose_problem() or ""))
     )
     total: Counter[str] = Counter()
     for result in results:

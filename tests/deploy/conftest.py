@@ -40,6 +40,38 @@ def kubernetes_env(container: dict[str, Any], *, pod_ip: str = POD_IP) -> dict[s
     )
 
 
+# role -> the Kubernetes container that runs it
+CONTAINERS = {
+    "web": ("Deployment", "routerproject-web", "web"),
+    "await-migrations": ("Deployment", "routerproject-web", "await-migrations"),
+    "worker": ("Deployment", "routerproject-worker", "worker"),
+    "beat": ("Deployment", "routerproject-beat", "beat"),
+    "migrate": ("Job", "routerproject-migrate", "migrate"),
+}
+
+
+def role_env(
+    image: Image, role: str, *, database_url: str, **overrides: str | None
+) -> dict[str, str]:
+    """What the Kubernetes container of `role` gets, over the image's ENV, with the example
+    Secret's placeholders replaced by usable values, the given database and no Redis."""
+    kind, name, container = CONTAINERS[role]
+    spec = manifests.container(manifests.one(kind, name), container)
+    env = {**image.env, **kubernetes_env(spec)}
+    env.update(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        TINY_DANCER_AUTH_TOKEN=secrets.token_urlsafe(32),
+        DATABASE_URL=database_url,
+    )
+    env.pop("REDIS_URL")
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
 @dataclass
 class Deployment:
     image: Image
@@ -49,29 +81,14 @@ class Deployment:
     state_prefix: str
 
     def env(self, role: str, port: int | None = None, **overrides: str | None) -> dict[str, str]:
-        """What the Kubernetes container of `role` gets, with the example Secret's placeholders
-        replaced by usable values, this test's database and no Redis (state in memory)."""
-        workload = {
-            "web": "routerproject-web",
-            "worker": "routerproject-worker",
-            "beat": "routerproject-beat",
-        }[role]
-        container = manifests.container(manifests.one("Deployment", workload), role)
-        env = {**self.image.env, **kubernetes_env(container)}
-        env.update(
-            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-            TINY_DANCER_AUTH_TOKEN=secrets.token_urlsafe(32),
-            DATABASE_URL=self.database_url,
+        return role_env(
+            self.image,
+            role,
+            database_url=self.database_url,
             STATE_KEY_PREFIX=self.state_prefix,
             PORT=str(port or 8080),
+            **overrides,
         )
-        env.pop("REDIS_URL")
-        for key, value in overrides.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +100,7 @@ def deployment(image: Image) -> Iterator[Deployment]:
         database = Path(image.env["ROUTER_VAR_DIR"]) / "gateway.sqlite3"
         prefix = f"test-deploy-{uuid.uuid4().hex}:"
         draft = Deployment(image, f"sqlite:///{database}", upstream, "", prefix)
-        env = draft.env("web")
-        migrated = image.run("migrate", env=env)
+        migrated = image.run("migrate", env=draft.env("migrate"))
         assert migrated.returncode == 0, migrated.stderr[-3000:]
         plan = {
             "services": [{"name": "chat", "load_balancer": "round_robin"}],
@@ -96,7 +112,7 @@ def deployment(image: Image) -> Iterator[Deployment]:
             "shell",
             "-c",
             SEED,
-            env={**env, "GATEWAY_SEED_PLAN": json.dumps(plan)},
+            env=draft.env("web", GATEWAY_SEED_PLAN=json.dumps(plan)),
         )
         assert seeded.returncode == 0, seeded.stderr[-3000:]
         draft.api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]

@@ -96,9 +96,7 @@ def exec_form(arguments: str) -> list[str]:
 
 
 def _expand(value: str, env: dict[str, str]) -> str:
-    return re.sub(
-        r"\$(?:\{(\w+)\}|(\w+))", lambda m: env.get(m.group(1) or m.group(2), ""), value
-    )
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: env.get(m.group(1) or m.group(2), ""), value)
 
 
 def build(root: Path) -> Image:

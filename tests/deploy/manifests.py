@@ -22,9 +22,7 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 def manifests() -> dict[Path, list[dict[str, Any]]]:
     """Every Kubernetes object under docker/k8s, by file (the kustomization file aside)."""
-    return {
-        path: documents(path) for path in sorted(K8S.glob("*.yaml")) if path != KUSTOMIZATION
-    }
+    return {path: documents(path) for path in sorted(K8S.glob("*.yaml")) if path != KUSTOMIZATION}
 
 
 def objects(kind: str | None = None) -> list[dict[str, Any]]:
