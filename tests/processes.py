@@ -20,16 +20,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def project_env(**overrides: str | None) -> dict[str, str]:
-    """The current environment plus overrides; an override of None removes the variable."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
+def overridden(env: dict[str, str], **overrides: str | None) -> dict[str, str]:
+    """A copy of `env` with overrides; an override of None removes the variable."""
+    env = dict(env)
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
         else:
             env[key] = value
     return env
+
+
+def project_env(**overrides: str | None) -> dict[str, str]:
+    """The current environment plus overrides; an override of None removes the variable."""
+    return overridden({"PYTHONUNBUFFERED": "1", **os.environ}, **overrides)
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

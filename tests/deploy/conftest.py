@@ -15,7 +15,7 @@ import pytest
 
 from tests.deploy import manifests
 from tests.deploy.image import Image, build
-from tests.processes import free_port, project_env, running
+from tests.processes import free_port, overridden, project_env, running
 from tests.routing.dataplane.gateway import SEED
 
 POD_IP = "127.0.0.1"  # where the tests reach the gateway: the Host header kubelet would send
@@ -58,18 +58,13 @@ def role_env(
     kind, name, container = CONTAINERS[role]
     spec = manifests.container(manifests.one(kind, name), container)
     env = {**image.env, **kubernetes_env(spec)}
-    env.update(
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        TINY_DANCER_AUTH_TOKEN=secrets.token_urlsafe(32),
-        DATABASE_URL=database_url,
-    )
-    env.pop("REDIS_URL")
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    usable: dict[str, str | None] = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "TINY_DANCER_AUTH_TOKEN": secrets.token_urlsafe(32),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+    }
+    return overridden(env, **{**usable, **overrides})
 
 
 @dataclass
