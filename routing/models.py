@@ -121,6 +121,8 @@ class ServiceInstance(models.Model):
             errors["path"] = [ValidationError("Must start with '/'.")]
         if self.name != self.name.strip() or not self.name:
             errors["name"] = [ValidationError("Must be a model name without surrounding spaces.")]
+        for attr in ("name", "path", "api_key"):
+            _clean_into(errors, self, attr, config_schema.clean_single_line)
         _clean_into(errors, self, "base_url", config_schema.clean_base_url)
         _clean_into(errors, self, "headers", config_schema.clean_headers)
         _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)

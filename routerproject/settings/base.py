@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "routerproject.headers.SecurityHeadersMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,3 +136,4 @@ from .jwt import *  # noqa: E402, F403
 from .logs import *  # noqa: E402, F403
 from .monitoring import *  # noqa: E402, F403
 from .neural import *  # noqa: E402, F403
+from .security import *  # noqa: E402, F403

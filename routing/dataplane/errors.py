@@ -48,8 +48,21 @@ class GatewayError(Exception):
         return response
 
 
-def bad_request(message: str, *, param: str | None = None) -> GatewayError:
-    return GatewayError(400, message, param=param, code="invalid_request")
+def bad_request(
+    message: str, *, param: str | None = None, code: str = "invalid_request"
+) -> GatewayError:
+    return GatewayError(400, message, param=param, code=code)
+
+
+def body_too_large(limit: int) -> GatewayError:
+    error = GatewayError(
+        413,
+        f"The request body is larger than this gateway accepts ({limit} bytes).",
+        code="request_too_large",
+    )
+    # The rest of the body is never read: the connection cannot carry another request.
+    error.headers["Connection"] = "close"
+    return error
 
 
 def model_not_found(model: str) -> GatewayError:
