@@ -287,7 +287,8 @@ class EmbedTranslation:
 def embed_request(payload: Mapping[str, Any]) -> dict[str, Any]:
     request = {k: v for k, v in payload.items() if k not in ("encoding_format", "user")}
     inputs = payload.get("input", "")
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
+    first = inputs[0] if isinstance(inputs, list) and inputs else None
+    if isinstance(first, int) or (isinstance(first, list) and first and isinstance(first[0], int)):
         raise errors.bad_request(
             "This model embeds text: token-id input is not supported by its instance.",
             param="input",

@@ -87,7 +87,10 @@ def seed_plan(upstream: str, dead: str) -> dict:
 
 
 @contextmanager
-def gateway_stack(var_dir: Path, *, workers: int = 2) -> Iterator[Gateway]:
+def gateway_stack(
+    var_dir: Path, *, workers: int = 2, settings: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """`settings`: environment variables for the gateway (e.g. GATEWAY_MAX_BODY_BYTES)."""
     upstream_port, gateway_port, dead_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}"
     dead = f"http://127.0.0.1:{dead_port}"
@@ -96,6 +99,7 @@ def gateway_stack(var_dir: Path, *, workers: int = 2) -> Iterator[Gateway]:
         DATABASE_URL=None,
         ROUTER_VAR_DIR=str(var_dir),
         STATE_KEY_PREFIX=f"test-gateway-{uuid.uuid4().hex}:",
+        **(settings or {}),
     )
     migrate = manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stderr
