@@ -7,6 +7,8 @@ import re
 import pytest
 from django.test import Client
 
+from monitoring import metrics
+
 pytestmark = pytest.mark.django_db
 
 PAGES = [
@@ -66,3 +68,14 @@ def test_the_api_gets_the_browser_headers_but_keeps_its_own_pages_scripts(staff_
     assert_browser_headers(response)
     # Swagger UI and the browsable API are not built for the dashboard's CSP.
     assert "Content-Security-Policy" not in response
+
+
+def test_the_routing_split_is_drawn_without_an_inline_style(reader_browser):
+    metrics.ROUTER_LIGHTWEIGHT.inc(3)
+    metrics.ROUTER_POWERFUL.inc(1)
+    routing = reader_browser.get("/dashboard/overview.json").json()["routing"]
+    share = round(100 * routing["lightweight"] / (routing["lightweight"] + routing["powerful"]))
+    page = reader_browser.get("/dashboard/overview/").content.decode()
+    bar = re.search(r'<svg class="split"[^>]*>\s*<rect class="split-light"[^>]*>', page)
+    assert bar is not None, "the split bar is an SVG"
+    assert f'width="{share}"' in bar.group(0)
