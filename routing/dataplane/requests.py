@@ -2,10 +2,11 @@
 
 What is refused here never reaches an upstream, with a 400 in OpenAI's shape naming the member:
 a body that is not UTF-8 JSON (NaN and Infinity included, which are not JSON), a payload that is not
-an object, and the members the gateway itself reads or that no upstream could take:
-- `model`: a non-empty string of at most 256 characters, without control characters;
-- `stream`: a boolean; `stream_options` and `response_format`: objects;
-- chat `messages`: a list of objects; `max_tokens` / `max_completion_tokens`: integers in range.
+an object or nests more than MAX_DEPTH levels, and the members the gateway itself reads or that no
+upstream could take:
+- `model` (required): a non-empty string of at most 256 characters, without control characters;
+- when present: `stream` a boolean (or null), `stream_options` and `response_format` objects, chat
+  `messages` a list of objects, `max_tokens` / `max_completion_tokens` integers in range.
 Every other member belongs to the upstream and is passed on unchecked and unchanged, as are the
 bytes of the body.
 """
