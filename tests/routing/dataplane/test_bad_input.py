@@ -268,6 +268,17 @@ def test_a_declared_length_above_the_limit_is_refused_before_the_body_is_read(ga
     assert upstream_requests(gateway) == before
 
 
+@pytest.mark.parametrize(
+    "length", ["Content-Length: 1000000\r\n", "Transfer-Encoding: chunked\r\n"]
+)
+def test_a_large_body_without_a_valid_key_is_refused_before_it_is_read(gateway, length):
+    head = _head(gateway, length).replace(gateway.api_key.encode(), b"sk-not-a-key")
+    # Only the head is sent: an answer proves the gateway did not wait for the body.
+    answer_head, body = _raw_exchange(gateway, head, [])
+    assert answer_head.startswith(b"HTTP/1.1 401"), answer_head
+    assert json.loads(body)["error"]["code"] == "invalid_api_key"
+
+
 def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(gateway):
     before = upstream_requests(gateway)
     chunk = b"x" * 65536
