@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -89,3 +90,59 @@ def running(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
                 process.wait()
+
+
+def gunicorn_command(port: int, *, workers: int, production_config: bool = False) -> list[str]:
+    """The gateway under gunicorn with uvicorn workers on 127.0.0.1:port. `production_config` adds
+    docker/gunicorn.conf.py (metrics directory emptied at start, dead workers' gauges dropped); the
+    command line's worker count and address win over it."""
+    config = ["-c", str(ROOT / "docker" / "gunicorn.conf.py")] if production_config else []
+    return [
+        sys.executable, "-m", "gunicorn", "routerproject.asgi:application", *config,
+        "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
+        "-b", f"127.0.0.1:{port}", "--backlog", "2048",
+    ]  # fmt: skip
+
+
+def celery_worker_command(queue: str) -> list[str]:
+    """One Celery worker process consuming only `queue`, so test runs can share a Redis broker."""
+    return [
+        sys.executable, "-m", "celery", "-A", "routerproject", "worker", "--pool=solo",
+        "--without-mingle", "--without-gossip", "--loglevel=WARNING", "-Q", queue,
+    ]  # fmt: skip
+
+
+@dataclass
+class Upstream:
+    """The simulated backend (`routing.fakeupstream`) as a process that can be killed and restarted."""
+
+    url: str
+    port: int
+    env: dict[str, str]
+    stack: ExitStack = field(default_factory=ExitStack)
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def on_free_port(cls, env: dict[str, str]) -> "Upstream":
+        port = free_port()
+        return cls(f"http://127.0.0.1:{port}", port, env)
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "routing.fakeupstream", "--port", str(self.port)]
+        self.process = self.stack.enter_context(
+            running(command, env=self.env, ready_url=f"{self.url}/health")
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.stack.close()
+        self.stack = ExitStack()
+        self.process = None
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.url}/_fake/stats", timeout=5).json()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_fake/reset", timeout=5)
