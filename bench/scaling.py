@@ -162,8 +162,9 @@ def measure(
 def table(rows: list[Row], concurrency: int) -> list[str]:
     lines = [
         f"| state | workers | req/s (c={concurrency}) | vs 1 worker | p50 ms | p99 ms | overhead p50 ms (c=1) "
+        "| gateway CPU ms/request | req/s per gateway core "
         "| CPU gateway | CPU upstream | CPU Redis | CPU load generator | CPU others | Redis commands/request |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base: dict[str, float] = {}
     for row in rows:
@@ -174,7 +175,9 @@ def table(rows: list[Row], concurrency: int) -> list[str]:
         others = max(0.0, row.cpu["machine"] - ours)
         lines.append(
             f"| {row.state} | {row.workers} | {row.rps:,.0f} | {row.rps / base[row.state]:.2f} | "
-            f"{row.p50:.2f} | {row.p99:.2f} | {row.overhead_p50:.2f} | {row.cpu['gateway']:.2f} | "
+            f"{row.p50:.2f} | {row.p99:.2f} | {row.overhead_p50:.2f} | "
+            f"{row.cpu['gateway'] / row.rps * 1000:.2f} | {row.rps / row.cpu['gateway']:,.0f} | "
+            f"{row.cpu['gateway']:.2f} | "
             f"{row.cpu['upstream']:.2f} | {redis_cpu} | {row.cpu['load generator']:.2f} | {others:.2f} | "
             f"{commands} |"
         )
@@ -242,7 +245,8 @@ def main() -> None:
         f"Direct to the upstream at concurrency 1: p50 {direct['p50']:.2f} ms.",
         "CPU columns: cores used on average during the saturated run (1.00 = one core busy); "
         "*others* is every other process on the machine (other work, the kernel's share not "
-        "charged to a process).",
+        "charged to a process). *gateway CPU ms/request* is the gateway workers' CPU time divided "
+        "by the requests they served: it depends far less on what else runs than req/s does.",
         "",
         *table(rows, options.concurrency),
         "",
