@@ -86,12 +86,14 @@ def test_a_change_through_host_1_is_served_by_host_2_within_a_second(fleet, staf
         headers={"authorization": f"Bearer {staff_token}", **BEHIND_TLS},
         timeout=10,
     )
-    assert added.status_code in (200, 201), added.text
+    assert added.status_code == 201, added.text
     changed = time.monotonic()
     # Fresh connections land on either worker of host 2; each worker re-reads the configuration
     # generation at most every 0.5 s, so the last stale answer must come within the second.
     answers: list[tuple[float, int]] = []
-    while (sent := time.monotonic() - changed) < SERVED_WITHIN + 0.5:
+    # Until the second is over and 10 more requests (whichever worker takes them) have answered.
+    while sum(sent >= SERVED_WITHIN for sent, _ in answers) < 10:
+        sent = time.monotonic() - changed
         answers.append((sent, fleet.chat(host_2, "fresh-chat").status_code))
     assert {status for _, status in answers} <= {200, 404}
     first_served = min(sent for sent, status in answers if status == 200)
@@ -100,7 +102,6 @@ def test_a_change_through_host_1_is_served_by_host_2_within_a_second(fleet, staf
         f"host 2: first served {first_served * 1000:.0f} ms, last stale {last_stale * 1000:.0f} ms"
     )
     assert last_stale < SERVED_WITHIN
-    assert sum(sent >= SERVED_WITHIN for sent, _ in answers) >= 10
 
 
 async def _burst(fleet, count: int) -> list[httpx.Response]:
