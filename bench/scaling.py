@@ -1,7 +1,7 @@
 """Capacity per worker count: the gateway with 1, 2 and 4 gunicorn workers, state in memory and in Redis.
 
     .venv/bin/python bench/scaling.py [--duration 4] [--workers 1,2,4] [--concurrency 64]
-                                      [--out bench/RESULTS-scaling.md]
+                                      [--rounds 1] [--out bench/RESULTS-scaling.md]
 
 Reuses bench/gateway.py (same seeded database, production settings, simulated upstream and load
 generator). For each state backend and worker count it starts gunicorn, warms it up, then measures
@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure each configuration N times, keep the median"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-scaling.md"))
     options = parser.parse_args()
     worker_counts = [int(n) for n in options.workers.split(",")]
@@ -196,7 +199,6 @@ def main() -> None:
     import uvloop
 
     load_before = os.getloadavg()
-    rows: list[Row] = []
     upstream_port = free_port()
     upstream_env = dict(os.environ)
     with (
@@ -210,32 +212,44 @@ def main() -> None:
         direct = runner.run(bench.load(upstream_port, PATH, bench.CHAT_BODY, 1, options.duration))
         print(f"direct upstream, concurrency 1: p50 {direct['p50']:.3f} ms", flush=True)
         with private_redis() as redis_server:
+            setups = {}  # state -> (environment, client key)
             for state, redis_url in (("memory", ""), ("redis", redis_server[0])):
                 env = bench.prepare(f"http://127.0.0.1:{upstream_port}", redis_url=redis_url)
-                for workers in worker_counts:
-                    row = measure(
-                        runner,
-                        env,
-                        state=state,
-                        workers=workers,
-                        upstream_pid=upstream.pid,
-                        direct_p50=direct["p50"],
-                        options=options,
-                        redis_server=redis_server if state == "redis" else None,
-                    )
-                    rows.append(row)
-                    print(row, flush=True)
+                setups[state] = (env, bench.API_KEY)
+            # Rounds interleave the configurations, so a burst of other work on the machine
+            # lands on all of them rather than on one.
+            runs: dict[tuple[str, int], list[Row]] = {}
+            for _ in range(options.rounds):
+                for state, (env, api_key) in setups.items():
+                    bench.API_KEY = api_key
+                    for workers in worker_counts:
+                        row = measure(
+                            runner,
+                            env,
+                            state=state,
+                            workers=workers,
+                            upstream_pid=upstream.pid,
+                            direct_p50=direct["p50"],
+                            options=options,
+                            redis_server=redis_server if state == "redis" else None,
+                        )
+                        runs.setdefault((state, workers), []).append(row)
+                        print(row, flush=True)
+            for env, _ in setups.values():
                 shutil.rmtree(env["ROUTER_VAR_DIR"], ignore_errors=True)
+    # The median round of each configuration, by throughput.
+    rows = [sorted(group, key=lambda r: r.rps)[len(group) // 2] for group in runs.values()]
     load_after = os.getloadavg()
 
     command = (
         f".venv/bin/python bench/scaling.py --duration {options.duration:g} "
-        f"--workers {options.workers} --concurrency {options.concurrency}"
+        f"--workers {options.workers} --concurrency {options.concurrency} --rounds {options.rounds}"
     )
     lines = [
         "# Gateway capacity per worker count",
         "",
-        f"`{command}` on {os.cpu_count()} cores, Python {platform.python_version()}, one run. "
+        f"`{command}` on {os.cpu_count()} cores, Python {platform.python_version()}, one run "
+        f"(each row the median of {options.rounds} interleaved rounds, by req/s). "
         "gunicorn with uvicorn workers, production settings, POST /v1/chat/completions "
         "(non-streamed, ~400-byte answer) on keep-alive connections; the simulated upstream (one "
         "process), Redis (a private server, no persistence) and the load generator (one process) "
