@@ -9,9 +9,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -36,6 +40,24 @@ def postgres_problem(url: str | None = None) -> str | None:
     except Exception as exc:
         return f"PostgreSQL unreachable at {url or postgres_url()}: {str(exc).strip()[:160]}"
     return None
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, *, label: str) -> Iterator[str]:
+    """A new, empty database on the server of `server_url` (named after DJANGO_TEST_DB_NAME and
+    `label`, so parallel checkouts never collide), dropped afterwards; yields its URL."""
+    import psycopg
+    from psycopg import sql
+
+    base = os.environ.get("DJANGO_TEST_DB_NAME", "test_routerproject")
+    name = f"{base}_{label}_{uuid.uuid4().hex[:8]}".lower()
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+        finally:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            admin.execute(drop.format(sql.Identifier(name)))
 
 
 def redis_problem(url: str | None = None) -> str | None:

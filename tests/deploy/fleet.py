@@ -7,21 +7,19 @@ import secrets
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import redis
 from celery import Celery
 from prometheus_client.mmap_dict import MmapedDict
-from psycopg import sql
 
 from routerproject.state import RedisState
 from routing.resilience import breaker
 from routing.resilience.breakers import breaker_key, health_key
+from tests.backends import fresh_postgres_database
 from tests.processes import (
     Upstream,
     celery_worker_command,
@@ -122,27 +120,13 @@ class Fleet:
 
 
 @contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server of `server_url`, dropped afterwards; yields its URL."""
-    name = f"scaleout_{uuid.uuid4().hex[:16]}"
-    with closing(psycopg.connect(server_url, autocommit=True)) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-@contextmanager
 def scaled_out_fleet(
     var_dir: Path, plan: Plan, *, postgres_url: str, redis_url: str, workers_per_host: int = 2
 ) -> Iterator[Fleet]:
     prefix = f"test-scaleout-{uuid.uuid4().hex}:"
     queue = f"test-scaleout-{uuid.uuid4().hex}"
     with ExitStack() as stack:
-        database_url = stack.enter_context(fresh_postgres_database(postgres_url))
+        database_url = stack.enter_context(fresh_postgres_database(postgres_url, label="scaleout"))
         env = project_env(
             DJANGO_SETTINGS_MODULE="routerproject.settings.production",
             DJANGO_SECRET_KEY=secrets.token_urlsafe(

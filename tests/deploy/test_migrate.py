@@ -2,17 +2,15 @@
 two runs started together on a fresh database take turns, and `await-migrations` (the pods' init
 container) waits for them."""
 
-import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
 from routerproject.advisory_lock import MIGRATE_LOCK, lock_key
+from tests.backends import fresh_postgres_database
 from tests.deploy.conftest import role_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres]
@@ -20,16 +18,8 @@ pytestmark = [pytest.mark.processes, pytest.mark.postgres]
 
 @pytest.fixture
 def fresh_database(postgres_server_url: str) -> Iterator[str]:
-    """A new, empty database on the test server (named after DJANGO_TEST_DB_NAME), dropped after."""
-    base = os.environ.get("DJANGO_TEST_DB_NAME", "test_routerproject")
-    name = f"{base}_migrate_{uuid.uuid4().hex[:8]}".lower()
-    parts = urlsplit(postgres_server_url)
-    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield urlunsplit(parts._replace(path=f"/{name}"))
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database(postgres_server_url, label="migrate") as url:
+        yield url
 
 
 def _waiting_for_the_lock(connection: psycopg.Connection) -> int:
