@@ -129,9 +129,8 @@ def scaled_out_fleet(
         database_url = stack.enter_context(fresh_postgres_database(postgres_url, label="scaleout"))
         env = project_env(
             DJANGO_SETTINGS_MODULE="routerproject.settings.production",
-            DJANGO_SECRET_KEY=secrets.token_urlsafe(
-                48
-            ),  # shared: a JWT from one host is good on all
+            # Shared: a JWT from one host is good on all.
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
@@ -141,6 +140,8 @@ def scaled_out_fleet(
             DJANGO_SUPERUSER_USERNAME=ADMIN,
             DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
             LOG_LEVEL="WARNING",
+            # Workers hand their traffic counts to the history job often (default: every 5 s).
+            MONITORING_TRAFFIC_FLUSH_SECONDS="0.2",
             WEB_CONCURRENCY=None,
             PROMETHEUS_MULTIPROC_DIR=None,
         )

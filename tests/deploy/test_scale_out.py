@@ -210,3 +210,34 @@ def test_a_probe_run_by_the_celery_worker_changes_what_both_hosts_do(fleet):
         assert [a.status_code for a in answers] == [200] * 6, host.name
         assert {a.headers["x-router-instance"] for a in answers} == {alive_id}
     assert fleet.breaker(dead_id).state is BreakerState.CLOSED
+
+
+def _settled_history_sample(fleet, deadline: float) -> dict:
+    """Run the history job until its totals stay the same for over two flush intervals of the
+    workers (0.2 s each): then no counts are in transit."""
+    sample = fleet.run_job("monitoring.record_traffic_sample")
+    unchanged_since = time.monotonic()
+    while time.monotonic() < deadline:
+        latest = fleet.run_job("monitoring.record_traffic_sample")
+        if latest["requests"] != sample["requests"]:
+            unchanged_since = time.monotonic()
+        elif time.monotonic() - unchanged_since > 0.5:
+            return latest
+        sample = latest
+    raise AssertionError("the traffic totals never settled")
+
+
+def test_the_history_job_on_the_celery_worker_counts_both_hosts_requests(fleet):
+    # The worker process serves nothing itself: only what the hosts hand over can be counted.
+    deadline = time.monotonic() + 20
+    first = _settled_history_sample(fleet, deadline)
+    for host in fleet.hosts:
+        assert [fleet.chat(host, "fake-chat").status_code for _ in range(5)] == [200] * 5
+    while time.monotonic() < deadline:
+        latest = fleet.run_job("monitoring.record_traffic_sample")
+        if latest["requests"] - first["requests"] >= 10:
+            break
+    latest = _settled_history_sample(fleet, deadline)
+    assert latest["requests"] - first["requests"] == 10
+    assert latest["errors"] == first["errors"]
+    assert latest["latency"][-1] - first["latency"][-1] == 10  # +Inf: every request, once
