@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from routerproject.state import STATE_ERRORS, get_state
+from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .models import IssuedToken, TokenStatus
 
@@ -84,7 +84,9 @@ def _note_state_failure(exc: Exception) -> None:
     with _process.lock:
         _process.needs_rebuild = True
         _process.last_fallback_at = time.monotonic()
-    logger.warning("JWT blacklist: shared state unavailable (%s); answering from the database", exc)
+    log_degraded(
+        logger, exc, "JWT blacklist: shared state unavailable (%s); answering from the database", exc
+    )
 
 
 def blacklist_add(jtis: list[str]) -> bool:
