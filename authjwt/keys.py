@@ -205,7 +205,9 @@ async def _principal(digest: str) -> ApiKeyPrincipal | None:
     except DatabaseError as exc:
         if entry is None:
             raise
-        logger.warning("API key answered from an expired cache entry, database unavailable: %s", exc)
+        logger.warning(
+            "API key answered from an expired cache entry, database unavailable: %s", exc
+        )
         return entry.principal
     _cache.put(digest, principal)
     return principal

@@ -177,7 +177,9 @@ class _LiveConfigHolder:
             try:
                 generation: int | None = _read_generation(await state.aget(GENERATION_KEY))
             except STATE_ERRORS as exc:
-                log_degraded(logger, exc, "Live configuration kept, shared state unavailable: %s", exc)
+                log_degraded(
+                    logger, exc, "Live configuration kept, shared state unavailable: %s", exc
+                )
                 generation = None
             current = self.config
             if generation is not None:
@@ -199,10 +201,12 @@ class _LiveConfigHolder:
         try:
             generation: int | None = _read_generation(get_state().get(GENERATION_KEY))
         except STATE_ERRORS as exc:
-            log_degraded(logger, exc, "Live configuration rebuilt, shared state unavailable: %s", exc)
+            log_degraded(
+                logger, exc, "Live configuration rebuilt, shared state unavailable: %s", exc
+            )
             generation = None
         current = self.config
-        if self._stale(current, generation) or generation is None:
+        if current is None or generation is None or self._stale(current, generation):
             current = self._rebuild(current, generation)
         self.checked_at = time.monotonic()
         return current

@@ -129,7 +129,9 @@ class RouterRuntime:
             return self.router
         try:
             values = await get_state().aget_many(_COUNTERS)
-            generations = {key: int(value or 0) for key, value in zip(_COUNTERS, values, strict=True)}
+            generations = {
+                key: int(value or 0) for key, value in zip(_COUNTERS, values, strict=True)
+            }
         except STATE_ERRORS as exc:
             log_degraded(logger, exc, "Neural router kept, shared state unavailable: %s", exc)
             generations = dict(self._seen)

@@ -146,3 +146,17 @@ class Upstream:
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/_fake/reset", timeout=5)
+
+
+def worker_pids(arbiter_pid: int) -> list[int]:
+    """The child processes of a gunicorn arbiter (or any process): its workers."""
+    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes a process has read so far (/proc/pid/io rchar): grows when a worker serves a request."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no rchar for {pid}")

@@ -14,12 +14,19 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .base import AtomicScript
 from .outage import OUTAGE_RETRY_SECONDS, OutageGate
 
 # Connections per event loop (one loop per worker process) for the hot path.
 ASYNC_POOL_SIZE = 256
+# One immediate retry of a broken connection (a pooled connection that a Redis restart closed) and
+# none of a timeout: redis-py's default of 10 retries with backoff would hold a request for tens of
+# seconds against a frozen server. Retrying later is the outage gate's business.
+_RETRIES = 1
 
 # KEYS: the counters; ARGV: start index (0-based), TTL in ms (0: none), then one weight per key.
 _INCR_LEAST = """
@@ -104,7 +111,10 @@ class RedisState:
         self._timeout = socket_timeout
         self.gate = OutageGate(retry_after)
         self.client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,)),
         )
         self._async_clients: dict[int, Any] = {}
         self._incr_least = self.client.register_script(_INCR_LEAST)
@@ -121,14 +131,16 @@ class RedisState:
         if client is None:
             # A blocking pool: a burst of concurrent requests waits (up to the socket timeout) for a
             # connection instead of failing with "Too many connections" at redis-py's default 100.
+            retry = AsyncRetry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,))
             pool = aredis.BlockingConnectionPool.from_url(
                 self.url,
                 max_connections=ASYNC_POOL_SIZE,
                 timeout=self._timeout,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
+                retry=retry,
             )
-            client = aredis.Redis(connection_pool=pool)
+            client = aredis.Redis(connection_pool=pool, retry=retry)
             self._async_clients[loop_id] = client
         return client
 

@@ -163,7 +163,9 @@ async def authenticate(
         except rate_limit.RateLimited as refused:
             raise _refusal(refused, exchange) from None
         except STATE_ERRORS as exc:
-            log_degraded(logger, exc, "Per-key rate limit not enforced, shared state unavailable: %s", exc)
+            log_degraded(
+                logger, exc, "Per-key rate limit not enforced, shared state unavailable: %s", exc
+            )
     return principal
 
 
@@ -254,7 +256,7 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
         response = error.response()
     except (DatabaseError, *STATE_ERRORS) as exc:
         logger.warning("/v1 request refused, %s unavailable: %s", _store_of(exc), exc)
-        response = errors.unavailable()
+        response = errors.unavailable().response()
     except asyncio.CancelledError:
         status = 499  # the client left before the answer started
         exchange.end()

@@ -4,6 +4,7 @@ never stopped, flushed or reconfigured: other test runs use them."""
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -31,12 +32,13 @@ class PrivateRedis:
 
     def start(self, timeout: float = 10.0) -> None:
         assert self.process is None, "already running"
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.directory), "--save", "", "--appendonly", "yes",
+            "--appendfsync", "always", "--protected-mode", "no",
+        ]  # fmt: skip
         self.process = subprocess.Popen(
-            [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.directory), "--save", "", "--appendonly", "yes",
-                "--appendfsync", "always", "--protected-mode", "no",
-            ],  # fmt: skip
+            command,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -161,13 +163,14 @@ def database_url(url: str, *, name: str | None = None, port: int | None = None) 
 
 
 @contextlib.contextmanager
-def fresh_postgres_database(server_url: str, label: str) -> Iterator[str]:
-    """A new, empty database on the server (named after DJANGO_TEST_DB_NAME, so parallel checkouts
-    never meet), dropped afterwards; yields its URL."""
+def fresh_postgres_database(server_url: str, label: str, *, template: str = "") -> Iterator[str]:
+    """A new database on the server (named after DJANGO_TEST_DB_NAME, so parallel checkouts never
+    meet), empty or a copy of `template`, dropped afterwards; yields its URL."""
     base = os.environ.get("DJANGO_TEST_DB_NAME", "test")
-    name = f"{base}_{label}_{uuid.uuid4().hex[:8]}"
+    name = re.sub(r"\W", "_", f"{base}_{uuid.uuid4().hex[:8]}_{label}").lower()[:63]
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield database_url(server_url, name=name)
     finally:
