@@ -76,7 +76,9 @@ class PrivateRedis:
 class TcpProxy:
     """Forwards 127.0.0.1:port to a target address, one pair of threads per connection. `cut()`
     resets every open connection and refuses new ones (they are accepted and reset at once) until
-    `restore()`: what a client sees when the network to its server fails."""
+    `restore()`: what a client sees when the network to its server fails. `cut_on(pattern)` cuts
+    when a client sends those bytes, instead of forwarding them: a failure at a chosen point of a
+    conversation (e.g. in the middle of a transaction)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -86,6 +88,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closed = False
+        self._trigger: bytes | None = None
         self.accepted = 0
         threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
 
@@ -107,12 +110,19 @@ class TcpProxy:
             with self._lock:
                 self.accepted += 1
                 self._open.update((client, server))
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, outbound in ((client, server, True), (server, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink, outbound), daemon=True
+                ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
         try:
             while data := source.recv(65536):
+                trigger = self._trigger
+                if outbound and trigger is not None and trigger in data:
+                    self._trigger = None
+                    self.cut()
+                    return
                 sink.sendall(data)
         except OSError:
             pass
@@ -134,7 +144,15 @@ class TcpProxy:
         for end in ends:
             _reset(end)
 
+    @property
+    def is_cut(self) -> bool:
+        return self._cut.is_set()
+
+    def cut_on(self, pattern: bytes) -> None:
+        self._trigger = pattern
+
     def restore(self) -> None:
+        self._trigger = None
         self._cut.clear()
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,12 +43,11 @@ class Gateway:
         assert answer.status_code == 200, answer.text
         return answer.json()["data"]
 
-    def api(self, method: str, path: str, token: str, **kwargs: object) -> httpx.Response:
+    def api(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:
         """One /api call on a new connection (so that calls spread over the workers)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         with httpx.Client(base_url=self.url, timeout=15) as client:
-            return client.request(
-                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
-            )
+            return client.request(method, path, headers=headers, **kwargs)
 
     def chat(
         self,
@@ -77,17 +77,17 @@ def gateway(
     """`plan(upstream url)` is the seed plan (see tests/routing/dataplane/gateway.py)."""
     upstream_port, port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}"
-    env = project_env(
-        DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        ROUTER_VAR_DIR=str(tmp),
-        STATE_KEY_PREFIX=f"test-faults-{uuid.uuid4().hex}:",
-        CELERY_TASK_DEFAULT_QUEUE=f"test-faults-{uuid.uuid4().hex}",
-        DJANGO_SUPERUSER_USERNAME="admin",
-        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
-        **env_overrides,
-    )
+    settings = {
+        "DJANGO_SETTINGS_MODULE": "routerproject.settings.embedded",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ROUTER_VAR_DIR": str(tmp),
+        "STATE_KEY_PREFIX": f"test-faults-{uuid.uuid4().hex}:",
+        "CELERY_TASK_DEFAULT_QUEUE": f"test-faults-{uuid.uuid4().hex}",
+        "DJANGO_SUPERUSER_USERNAME": "admin",
+        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+    }
+    env = project_env(**{**settings, **env_overrides})
     # One process for the three steps: each Django start costs a second on a busy machine.
     prepare = (
         "from django.core.management import call_command\n"
