@@ -341,6 +341,10 @@ class RedisState:
             self.client.ltrim(self._k(key), -keep, -1)
 
     @_gated
+    def list_remove(self, key: str, value: str) -> int:
+        return int(self.client.lrem(self._k(key), 0, value))
+
+    @_gated
     def clear(self) -> None:
         batch: list[bytes] = []
         for key in self.client.scan_iter(match=self.prefix + "*", count=500):
