@@ -252,11 +252,15 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     exchange.on_end = record
     try:
         response = await _serve(request, endpoint, exchange)
+        # An upstream's answer relayed (its own 5xx or 429 included) is counted in the metrics;
+        # Django would log each relayed 500 as the gateway's "Internal Server Error".
+        response._has_been_logged = True  # type: ignore[attr-defined]
     except errors.GatewayError as error:
         response = error.response()
     except (DatabaseError, *STATE_ERRORS) as exc:
         logger.warning("/v1 request refused, %s unavailable: %s", _store_of(exc), exc)
         response = errors.unavailable().response()
+        response._has_been_logged = True  # type: ignore[attr-defined]
     except asyncio.CancelledError:
         status = 499  # the client left before the answer started
         exchange.end()

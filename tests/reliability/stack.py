@@ -107,8 +107,12 @@ def gateway(
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
         fake = [sys.executable, "-m", "routing.fakeupstream", "--port", str(upstream_port)]
-        stack.enter_context(running(fake, env=env, ready_url=f"{upstream}/health"))
-        arbiter = stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
+        stack.enter_context(
+            running(fake, env=env, ready_url=f"{upstream}/health", log=tmp / "upstream.log")
+        )
+        arbiter = stack.enter_context(
+            running(gunicorn, env=env, ready_url=f"{url}/health", log=tmp / "gateway.log")
+        )
         yield Gateway(url, upstream, api_key, env, arbiter)
 
 
