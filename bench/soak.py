@@ -1,6 +1,6 @@
 """Soak: mixed /v1 traffic for a fixed time, then what the gateway holds once it stops.
 
-    .venv/bin/python bench/soak.py [--duration 60] [--concurrency 16] [--redis URL] [--json]
+    .venv/bin/python bench/soak.py [--duration 60] [--concurrency 16] [--redis URL] [--json] [--keep]
 
 Starts the simulated backend (`routing.fakeupstream`), a fresh SQLite database seeded through the
 control plane's services, and the gateway as in production (gunicorn with docker/gunicorn.conf.py,
@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -257,6 +258,9 @@ def main() -> None:
         "--redis", default="", help="shared state in this Redis (under a fresh key prefix)"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's directory (database, process logs)"
+    )
     options = parser.parse_args()
 
     upstream_port, port = free_port(), free_port()
@@ -328,6 +332,8 @@ def main() -> None:
     finally:
         if state is not None:
             state.clear()
+        if not options.keep:
+            shutil.rmtree(var, ignore_errors=True)
 
     report = {
         "duration_s": round(elapsed, 1),
@@ -346,7 +352,7 @@ def main() -> None:
         "workers_before": before,
         "workers_after": after,
         "workers_restarted": restarted,
-        "logs": str(var),
+        "logs": str(var) if options.keep else None,
     }
     if options.json:
         print(json.dumps(report))

@@ -32,7 +32,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 # A job is acknowledged when it ends, not when it starts, and one whose worker process died (killed,
 # out of memory) is queued again rather than lost: it runs again, so every job is idempotent
-# (routing.flush_routing_outcomes keeps a ledger; the others overwrite or delete what they find).
+# (routing.flush_routing_outcomes keeps a ledger; the others overwrite, delete or add a sample).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
