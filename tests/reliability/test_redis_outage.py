@@ -122,7 +122,7 @@ def test_v1_serves_through_a_redis_outage_and_the_fleet_shares_state_again(
 
         for phase in ("before", "outage", "after", "frozen"):
             assert set(traffic.statuses(phase)) == {200}, (phase, traffic.statuses(phase))
-        assert traffic.slowest("outage") < 1.0, "a refused connection must fail fast"
+        assert traffic.slowest("outage") < 2.0, "a refused connection must fail fast"
         frozen = sorted(seconds for p, _, seconds in traffic.answers if p == "frozen")
         # Without the outage gate every shared-state call would wait for its socket timeout.
         assert frozen[-1] < 2 * SOCKET_TIMEOUT + 1, frozen[-5:]
