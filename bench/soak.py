@@ -36,7 +36,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import free_port, manage, project_env, running, worker_pids  # noqa: E402
+from tests.processes import (  # noqa: E402
+    free_port,
+    gunicorn_command,
+    manage,
+    project_env,
+    running,
+    worker_pids,
+)
 
 SEED = """
 import json, os
@@ -306,10 +313,7 @@ def main() -> None:
         return {i: int(state.get(f"lb:inflight:{i}") or 0) for i in instance_ids}
 
     fake = [sys.executable, "-m", "routing.fakeupstream", "--port", str(upstream_port)]
-    gunicorn = [
-        sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-        "-c", str(ROOT / "docker" / "gunicorn.conf.py"), "--log-level", "warning",
-    ]  # fmt: skip
+    gunicorn = gunicorn_command(port, workers=options.workers, production_config=True)
     fake_env = {k: v for k, v in env.items() if k != "WEB_CONCURRENCY"}
     try:
         with (

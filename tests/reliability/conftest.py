@@ -1,11 +1,13 @@
+import re
 import shutil
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
+from tests.backends import fresh_postgres_database
 from tests.processes import manage, project_env
-from tests.reliability.services import PrivateRedis, fresh_postgres_database
+from tests.reliability.services import PrivateRedis
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def services_pass():
 @pytest.fixture(scope="session")
 def migrated_template(postgres_server_url, tmp_path_factory):
     """A database migrated once per run; each test's database is a copy (CREATE … TEMPLATE)."""
-    with fresh_postgres_database(postgres_server_url, "template") as url:
+    with fresh_postgres_database(postgres_server_url, label="template") as url:
         env = project_env(
             DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
             DATABASE_URL=url,
@@ -33,8 +35,10 @@ def migrated_template(postgres_server_url, tmp_path_factory):
 @pytest.fixture
 def gateway_database(services_pass, postgres_server_url, migrated_template, request):
     """A fresh, migrated PostgreSQL database for the gateway processes of one test."""
-    label = request.node.name[5:25]
-    with fresh_postgres_database(postgres_server_url, label, template=migrated_template) as url:
+    label = re.sub(r"\W", "_", request.node.name[5:25])
+    with fresh_postgres_database(
+        postgres_server_url, label=label, template=migrated_template
+    ) as url:
         yield url
 
 

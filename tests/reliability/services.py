@@ -1,20 +1,15 @@
 """Real services a fault test may break: a private Redis it can stop and start, a TCP proxy in front
-of PostgreSQL it can cut, and fresh PostgreSQL databases. The shared Redis and PostgreSQL servers are
-never stopped, flushed or reconfigured: other test runs use them."""
+of PostgreSQL it can cut. The shared Redis and PostgreSQL servers are never stopped, flushed or
+reconfigured: other test runs use them."""
 
 import contextlib
-import os
-import re
 import socket
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import redis
 
 from tests.processes import ROOT, free_port
@@ -178,19 +173,3 @@ def database_url(url: str, *, name: str | None = None, port: int | None = None) 
     netloc = f"{credentials}@{address}" if credentials else address
     path = f"/{name}" if name is not None else parts.path
     return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(server_url: str, label: str, *, template: str = "") -> Iterator[str]:
-    """A new database on the server (named after DJANGO_TEST_DB_NAME, so parallel checkouts never
-    meet), empty or a copy of `template`, dropped afterwards; yields its URL."""
-    base = os.environ.get("DJANGO_TEST_DB_NAME", "test")
-    name = re.sub(r"\W", "_", f"{base}_{uuid.uuid4().hex[:8]}_{label}").lower()[:63]
-    copy = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"{copy}')
-    try:
-        yield database_url(server_url, name=name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 
-from tests.processes import free_port, manage, project_env, running, worker_pids
+from tests.processes import (
+    free_port,
+    gunicorn_command,
+    manage,
+    project_env,
+    running,
+    worker_pids,
+)
 from tests.routing.dataplane.gateway import SEED
 
 PASSWORD = "fault-test-pass-123"
@@ -99,11 +106,7 @@ def gateway(
     )
     assert seeded.returncode == 0, seeded.stderr[-2000:] + seeded.stdout
     api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
-    gunicorn = [
-        sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-        "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
-        "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-    ]  # fmt: skip
+    gunicorn = [*gunicorn_command(port, workers=workers), "--graceful-timeout", "5"]
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
         fake = [sys.executable, "-m", "routing.fakeupstream", "--port", str(upstream_port)]

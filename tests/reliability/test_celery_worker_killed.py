@@ -5,7 +5,6 @@ prompt is a distinct exemplar whose access count must be exactly 1."""
 
 import os
 import signal
-import sys
 import time
 import uuid
 
@@ -15,7 +14,7 @@ import pytest
 
 from routerproject.state import RedisState
 from routing.exemplars import CLAIMS_KEY, OUTCOMES_KEY, outcome_event
-from tests.processes import manage, project_env, running
+from tests.processes import celery_worker_command, manage, project_env, running
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.postgres]
 
@@ -29,14 +28,6 @@ if not ServiceType.objects.filter(name="chat").exists():
 from routing.tasks import flush_routing_outcomes
 print("JOB=" + flush_routing_outcomes.delay().id)
 """
-
-
-def worker_command(queue: str) -> list[str]:
-    return [
-        sys.executable, "-m", "celery", "-A", "routerproject", "worker", "--pool=solo",
-        "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=WARNING",
-        "-Q", queue,
-    ]  # fmt: skip
 
 
 def exemplar_counts(database_url: str) -> tuple[int, int, int]:
@@ -89,7 +80,7 @@ def test_a_job_whose_worker_is_killed_completes_exactly_once_on_a_new_worker(
     sent = manage("shell", "-c", SEND_JOB, env=env)
     assert sent.returncode == 0 and "JOB=" in sent.stdout, sent.stderr[-2000:]
 
-    with running(worker_command(queue), env=env) as first:
+    with running(celery_worker_command(queue), env=env) as first:
         wait_until(lambda: exemplar_counts(gateway_database)[0] > 0, 60, "the job never started")
         started = time.monotonic()
         os.killpg(first.pid, signal.SIGKILL)
@@ -101,7 +92,7 @@ def test_a_job_whose_worker_is_killed_completes_exactly_once_on_a_new_worker(
     # The broker hands the job out again once its visibility timeout has passed since delivery
     # (kombu's clock, in the broker's records): a new worker restores it when it starts.
     wait_until(lambda: time.monotonic() > started + VISIBILITY_TIMEOUT + 0.5, 10, "clock")
-    with running(worker_command(queue), env=env):
+    with running(celery_worker_command(queue), env=env):
         wait_until(
             lambda: (
                 exemplar_counts(gateway_database)[0] == EVENTS
