@@ -43,16 +43,20 @@ def postgres_problem(url: str | None = None) -> str | None:
 
 
 @contextmanager
-def fresh_postgres_database(server_url: str, *, label: str) -> Iterator[str]:
-    """A new, empty database on the server of `server_url` (named after DJANGO_TEST_DB_NAME and
-    `label`, so parallel checkouts never collide), dropped afterwards; yields its URL."""
+def fresh_postgres_database(server_url: str, *, label: str, template: str = "") -> Iterator[str]:
+    """A new database on the server of `server_url` (named after DJANGO_TEST_DB_NAME and `label`, so
+    parallel checkouts never collide), empty or a copy of the database `template`, dropped
+    afterwards; yields its URL."""
     import psycopg
     from psycopg import sql
 
     base = os.environ.get("DJANGO_TEST_DB_NAME", "test_routerproject")
     name = f"{base}_{label}_{uuid.uuid4().hex[:8]}".lower()
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(create)
         try:
             yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
         finally:

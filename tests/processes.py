@@ -67,17 +67,26 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes] | None, timeout: fl
 
 @contextmanager
 def running(
-    command: Sequence[str], *, env: dict[str, str], ready_url: str | None = None
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    ready_url: str | None = None,
+    log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a process (in its own session, so its children stop with it) and stop it afterwards."""
+    """Start a process (in its own session, so its children stop with it) and stop it afterwards.
+    Its output goes to a pipe read only if it dies before serving, or to the file `log`: a process
+    that logs a lot (errors under load) would block once an unread pipe is full."""
+    output = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115
     process = subprocess.Popen(
         list(command),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if log is not None:
+        output.close()  # type: ignore[union-attr]
     try:
         if ready_url:
             wait_for_http(ready_url, process)
@@ -146,3 +155,17 @@ class Upstream:
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/_fake/reset", timeout=5)
+
+
+def worker_pids(arbiter_pid: int) -> list[int]:
+    """The child processes of a gunicorn arbiter (or any process): its workers."""
+    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes a process has read so far (/proc/pid/io rchar): grows when a worker serves a request."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no rchar for {pid}")

@@ -84,6 +84,18 @@ def no_instance(model: str) -> GatewayError:
     )
 
 
+def unavailable() -> GatewayError:
+    """What the gateway cannot answer without its configuration store (see `pipeline.handle`)."""
+    return GatewayError(
+        503,
+        "The gateway cannot serve this request right now (its configuration store is "
+        "unavailable); try again shortly.",
+        kind="server_error",
+        code="service_unavailable",
+        retry_after=1,
+    )
+
+
 def rate_limited(scope: str, retry_after: int, headers: Mapping[str, str]) -> GatewayError:
     return GatewayError(
         429,
