@@ -95,10 +95,12 @@ def gateway(
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
     env = project_env(**{**settings, **env_overrides})
-    # One process for the three steps: each Django start costs a second on a busy machine.
+    # One process for the steps: each Django start costs a second on a busy machine. The dashboard's
+    # pages need their static files collected, as a deployment does.
     prepare = (
         "from django.core.management import call_command\n"
         "call_command('migrate', interactive=False, verbosity=0)\n"
+        "call_command('collectstatic', interactive=False, verbosity=0)\n"
         "call_command('ensure_admin')\n"
     )
     seeded = manage(

@@ -10,6 +10,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from routerproject.state import RedisState
@@ -62,6 +63,26 @@ def assert_unavailable(answer) -> None:
     assert "Traceback" not in answer.text and "5432" not in answer.text
 
 
+def assert_page_unavailable(gw: Gateway) -> None:
+    """Signing in to the dashboard needs the database: a 503 page that says so, no traceback."""
+    with httpx.Client(base_url=gw.url, timeout=15) as browser:
+        form = browser.get("/dashboard/login/")  # the form itself needs no database
+        assert form.status_code == 200
+        answer = browser.post(
+            "/dashboard/login/",
+            data={
+                "username": "admin",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{gw.url}/dashboard/login/"},
+        )
+    assert answer.status_code == 503, answer.text[:500]
+    assert "The database is unavailable" in answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert "Traceback" not in answer.text and "5432" not in answer.text
+
+
 def test_v1_serves_from_its_snapshot_and_api_fails_cleanly_without_postgres(
     tmp_path, gateway_database, proxy, redis_server_url
 ):
@@ -99,6 +120,7 @@ def test_v1_serves_from_its_snapshot_and_api_fails_cleanly_without_postgres(
         credentials = {"username": "admin", "password": PASSWORD}
         assert_unavailable(gw.api("POST", "/api/auth/jwt/login", None, json=credentials))
         assert gw.api("GET", "/health", None).status_code == 200, "liveness touches no database"
+        assert_page_unavailable(gw)
 
         proxy.restore()
         deadline = time.monotonic() + 15
