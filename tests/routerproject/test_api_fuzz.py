@@ -1,0 +1,154 @@
+"""Schema fuzzing of the management API: schemathesis draws requests for every `/api` operation from
+the project's own OpenAPI schema (served at /api/schema/) and checks each answer: never a 5xx, a
+documented status code, a body matching its schema, and errors in the /api envelope.
+
+The requests go through Django's WSGI handler in this process, with the middleware of the real
+deployment, against a database (and shared state) seeded with a demo configuration, an API key and
+a token, so that known identifiers reach the success paths. Each operation is one test on a fresh
+database. Examples are derandomized: a run draws the same requests every time.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from authjwt import blacklist, keys
+from authjwt import services as auth_services
+from authjwt.models import ApiKey, IssuedToken
+from configversions.selectors import live_snapshot
+from configversions.services import configuration_import, configuration_seed
+from routing.demo import demo_services
+from routing.services import service_type_update
+
+# Per operation, on top of the coverage phase's boundary cases; the whole run stays near a minute
+# per backend pass on two cores.
+EXAMPLES_PER_OPERATION = 25
+STAFF = {"username": "fuzz-operator", "password": "fuzz-operator-pass-1"}
+
+KNOWN_API_KEY = uuid.UUID("00000000-0000-4000-8000-00000000a001")
+KNOWN_TOKEN = uuid.UUID("00000000-0000-4000-8000-00000000b001")
+# Path parameters the fuzzer also draws from, so that its bodies reach existing resources.
+KNOWN_PATH_PARAMETERS: dict[str, list[Any]] = {
+    "service_type": ["chat", "embedding"],
+    "version": [1, 2, 3],
+    "other": [1, 2, 3],
+    "apiKeyId": [str(KNOWN_API_KEY)],
+    "tokenId": [str(KNOWN_TOKEN)],
+}
+ENVELOPE_ERROR_KEYS = {"success", "message", "data", "errorCode", "timestamp"}
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+schema = schema.include(path_regex=r"^/api/")
+
+
+@schema.hook
+def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> Any:
+    if not path_parameters:
+        return st.just(path_parameters)
+    return st.fixed_dictionaries(
+        {
+            name: st.sampled_from([value, *KNOWN_PATH_PARAMETERS.get(name, [])])
+            for name, value in path_parameters.items()
+        }
+    )
+
+
+@schemathesis.check
+def error_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """Every /api error answers {success: false, message, data, errorCode, timestamp}."""
+    if response.status_code < 400:
+        return
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.startswith("application/json"), f"error answered as {content_type!r}"
+    body = response.json()
+    assert isinstance(body, dict), f"error body is not an object: {body!r}"
+    assert set(body) == ENVELOPE_ERROR_KEYS, f"error envelope keys are {sorted(body)}"
+    assert body["success"] is False, "error envelope with success != false"
+    assert isinstance(body["message"], str) and body["message"], "error without a message"
+    assert isinstance(body["errorCode"], str) and body["errorCode"].isupper(), (
+        f"errorCode {body['errorCode']!r} is not an UPPER_CASE code"
+    )
+    assert body["data"] is None or isinstance(body["data"], dict), "error data is not an object"
+    datetime.fromisoformat(body["timestamp"])
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    error_envelope,
+]
+
+
+class Operator:
+    """The fuzzer's staff credentials: a JWT from the login endpoint, renewed when revoked."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.token = ""
+        self.login()
+
+    def login(self) -> None:
+        response = self.client.post("/api/auth/jwt/login", STAFF, content_type="application/json")
+        assert response.status_code == 200, response.content
+        self.token = response.json()["data"]["token"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def still_valid(self) -> bool:
+        response = self.client.get("/api/config/version/current", headers=self.headers)
+        return response.status_code != 401
+
+
+def _seed(django_user_model: Any) -> None:
+    staff = django_user_model.objects.create_user(**STAFF, is_staff=True)
+    reader = django_user_model.objects.create_user(username="fuzz-reader", password="reader-1")
+    configuration_seed()  # version 1: the defaults
+    configuration_import(
+        content={**live_snapshot(), "services": demo_services("http://127.0.0.1:9")},
+        actor=staff,
+        operation="fuzz seed",
+    )  # version 2
+    service_type_update(name="embedding", actor=staff, retries=2)  # version 3
+    api_key, _ = auth_services.api_key_create(name="fuzz key", actor=staff)
+    ApiKey.objects.filter(pk=api_key.pk).update(id=KNOWN_API_KEY)
+    pair = auth_services.user_login(username="fuzz-reader", password="reader-1")
+    IssuedToken.objects.filter(pk=pair.access_record.pk).update(id=KNOWN_TOKEN)
+    assert reader.issued_tokens.count() == 2
+
+
+@pytest.fixture
+def operator(transactional_db: None, django_user_model: Any, client: Any) -> Operator:
+    blacklist.reset_process_view()
+    keys.reset_cache()
+    _seed(django_user_model)
+    return Operator(client)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_operation_conforms_to_its_schema(case: schemathesis.Case, operator: Operator) -> None:
+    case.call_and_validate(headers=operator.headers, checks=CHECKS)
+    if case.path == "/api/auth/jwt/logout" and not operator.still_valid():
+        operator.login()
