@@ -75,7 +75,11 @@ def error_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis
     assert isinstance(body, dict), f"error body is not an object: {body!r}"
     assert set(body) == ENVELOPE_ERROR_KEYS, f"error envelope keys are {sorted(body)}"
     assert body["success"] is False, "error envelope with success != false"
-    assert isinstance(body["message"], str) and body["message"], "error without a message"
+    message = body["message"]
+    assert isinstance(message, str) and message, "error without a message"
+    assert "ErrorDetail(" not in message and not message.startswith("{"), (
+        f"error message is a Python repr: {message[:120]}"
+    )
     assert isinstance(body["errorCode"], str) and body["errorCode"].isupper(), (
         f"errorCode {body['errorCode']!r} is not an UPPER_CASE code"
     )
