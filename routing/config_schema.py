@@ -143,7 +143,12 @@ def clean_base_url(value: Any, field: str = "baseUrl") -> str:
     """http(s) URLs, single-label hosts included (`http://ollama:11434`), stored without a trailing /."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError({field: ["This field is required."]})
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # an unbalanced IPv6 bracket: `http://[::1`
+        raise ValidationError(
+            {field: ["Must be an http:// or https:// URL with a host."]}
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({field: ["Must be an http:// or https:// URL with a host."]})
     if parts.query or parts.fragment:

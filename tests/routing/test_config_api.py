@@ -161,6 +161,16 @@ def test_bad_instances_are_rejected(staff_client, overrides, field):
     assert not ServiceInstance.objects.exists()
 
 
+@pytest.mark.parametrize("base_url", ["https://[M", "http://[::1", "http://]::1["])
+def test_a_base_url_with_a_broken_ipv6_host_is_400_not_500(staff_client, base_url):
+    # Found by the schema fuzz: urlsplit raises ValueError("Invalid IPv6 URL"), which was a 500.
+    response = add(staff_client, baseUrl=base_url)
+    assert response.status_code == 400, response.content
+    assert response.json()["data"]["errors"] == {
+        "baseUrl": ["Must be an http:// or https:// URL with a host."]
+    }
+
+
 def test_adding_to_an_unconfigured_service_is_404(staff_client):
     staff_client.delete("/api/config/type/services/tts")
     assert add(staff_client, service="tts").status_code == 404
