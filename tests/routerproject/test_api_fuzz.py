@@ -41,7 +41,6 @@ KNOWN_API_KEY = uuid.UUID("00000000-0000-4000-8000-00000000a001")
 KNOWN_TOKEN = uuid.UUID("00000000-0000-4000-8000-00000000b001")
 # Path parameters the fuzzer also draws from, so that its bodies reach existing resources.
 KNOWN_PATH_PARAMETERS: dict[str, list[Any]] = {
-    "service_type": ["chat", "embedding"],
     "version": [1, 2, 3],
     "other": [1, 2, 3],
     "apiKeyId": [str(KNOWN_API_KEY)],
@@ -120,10 +119,10 @@ def _seed(django_user_model: Any) -> None:
     staff = django_user_model.objects.create_user(**STAFF, is_staff=True)
     reader = django_user_model.objects.create_user(username="fuzz-reader", password="reader-1")
     configuration_seed()  # version 1: the defaults
+    services = demo_services("http://127.0.0.1:9")
+    del services["rerank"], services["tts"]  # left for the fuzzed creation to succeed
     configuration_import(
-        content={**live_snapshot(), "services": demo_services("http://127.0.0.1:9")},
-        actor=staff,
-        operation="fuzz seed",
+        content={**live_snapshot(), "services": services}, actor=staff, operation="fuzz seed"
     )  # version 2
     service_type_update(name="embedding", actor=staff, retries=2)  # version 3
     api_key, _ = auth_services.api_key_create(name="fuzz key", actor=staff)
