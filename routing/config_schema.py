@@ -46,6 +46,17 @@ def _number(
     return int(value) if integer else float(value)
 
 
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store U+0000 in text or jsonb: a NUL anywhere is refused up front."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _object(value: Any, field: str, known: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError({field: ["Must be an object."]})
@@ -106,7 +117,9 @@ def clean_fallback(value: Any, field: str = "fallback") -> dict[str, Any] | None
         return None
     data = _object(value, field, {"models", "response"})
     models = data.get("models", [])
-    if not isinstance(models, list) or not all(isinstance(m, str) and m.strip() for m in models):
+    if not isinstance(models, list) or not all(
+        isinstance(m, str) and m.strip() and not _has_nul(m) for m in models
+    ):
         raise ValidationError({f"{field}.models": ["Must be a list of model names."]})
     response = data.get("response")
     if response is not None:
@@ -120,6 +133,8 @@ def clean_fallback(value: Any, field: str = "fallback") -> dict[str, Any] | None
             )
         if "body" not in response:
             raise ValidationError({f"{field}.response.body": ["This field is required."]})
+        if _has_nul(response["body"]):
+            raise ValidationError({f"{field}.response.body": ["Null characters are not allowed."]})
         response = {"status": status, "body": response["body"]}
     if not models and response is None:
         raise ValidationError({field: ["Give fallback models, a fixed response, or null."]})
@@ -134,7 +149,7 @@ def clean_headers(value: Any, field: str = "headers") -> dict[str, str]:
     for name, header_value in value.items():
         if not _HEADER_NAME.match(str(name)):
             raise ValidationError({f"{field}.{name}": ["Not a valid header name."]})
-        if not isinstance(header_value, str) or "\r" in header_value or "\n" in header_value:
+        if not isinstance(header_value, str) or any(c in header_value for c in "\r\n\x00"):
             raise ValidationError({f"{field}.{name}": ["Must be a single-line string."]})
     return {str(k): v for k, v in value.items()}
 

@@ -209,10 +209,9 @@ class InstanceInfoView(APIView):
         responses=responses("InstanceInfo", InstanceInfoSerializer()),
     )
     def get(self, request: Request, service_type: str) -> Response:
+        query = _validated(InstanceQuerySerializer, request.query_params)
         instance = selectors.instance_get(
-            service_type=service_type,
-            name=request.query_params.get("modelName"),
-            base_url=request.query_params.get("baseUrl"),
+            service_type=service_type, name=query["modelName"], base_url=query["baseUrl"]
         )
         return envelope(
             instance_info(instance), message="Instance information retrieved successfully"
