@@ -46,7 +46,8 @@ KNOWN_PATH_PARAMETERS: dict[str, list[Any]] = {
     "apiKeyId": [str(KNOWN_API_KEY)],
     "tokenId": [str(KNOWN_TOKEN)],
 }
-ENVELOPE_ERROR_KEYS = {"success", "message", "data", "errorCode", "timestamp"}
+SUCCESS_KEYS = {"success", "message", "data", "timestamp"}
+ERROR_KEYS = SUCCESS_KEYS | {"errorCode"}
 
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, wsgi_app()).include(path_regex=r"^/api/")
 
@@ -64,26 +65,27 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
 
 
 @schemathesis.check
-def error_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
-    """Every /api error answers {success: false, message, data, errorCode, timestamp}."""
-    if response.status_code < 400:
-        return
+def api_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """Every /api answer is the envelope: {success: true, message, data, timestamp}, and every
+    error {success: false, message, data, errorCode, timestamp} with a readable message."""
     content_type = response.headers.get("content-type", [""])[0]
-    assert content_type.startswith("application/json"), f"error answered as {content_type!r}"
+    assert content_type.startswith("application/json"), f"answered as {content_type!r}"
     body = response.json()
-    assert isinstance(body, dict), f"error body is not an object: {body!r}"
-    assert set(body) == ENVELOPE_ERROR_KEYS, f"error envelope keys are {sorted(body)}"
-    assert body["success"] is False, "error envelope with success != false"
+    assert isinstance(body, dict), f"body is not an object: {body!r}"
+    failed = response.status_code >= 400
+    assert set(body) == (ERROR_KEYS if failed else SUCCESS_KEYS), f"envelope keys {sorted(body)}"
+    assert body["success"] is not failed, f"success is {body['success']!r}"
     message = body["message"]
-    assert isinstance(message, str) and message, "error without a message"
+    assert isinstance(message, str) and message, "no message"
     assert "ErrorDetail(" not in message and not message.startswith("{"), (
-        f"error message is a Python repr: {message[:120]}"
+        f"message is a Python repr: {message[:120]}"
     )
-    assert isinstance(body["errorCode"], str) and body["errorCode"].isupper(), (
-        f"errorCode {body['errorCode']!r} is not an UPPER_CASE code"
-    )
-    assert body["data"] is None or isinstance(body["data"], dict), "error data is not an object"
     datetime.fromisoformat(body["timestamp"])
+    if failed:
+        assert isinstance(body["errorCode"], str) and body["errorCode"].isupper(), (
+            f"errorCode {body['errorCode']!r} is not an UPPER_CASE code"
+        )
+        assert body["data"] is None or isinstance(body["data"], dict), "error data not an object"
 
 
 CHECKS = [
@@ -91,7 +93,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
-    error_envelope,
+    api_envelope,
 ]
 
 
