@@ -36,6 +36,12 @@ class InvalidInput(DomainError):
     error_code = "VALIDATION_ERROR"
     default_message = "Parameter validation failed"
 
+    def __init__(self, message: str | None = None, *, errors: dict[str, list[str]] | None = None):
+        # Without a message, name the first field at fault, as DRF's validation errors do.
+        super().__init__(
+            message or (_validation_message(errors) if errors else None), errors=errors
+        )
+
 
 class NotFound(DomainError):
     status_code = 404

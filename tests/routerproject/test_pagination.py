@@ -38,3 +38,11 @@ def test_answers_at_the_bounds_are_documented(staff_user, query, status):
         answer = staff.get("/api/auth/api-keys", params=query)
     assert answer.status_code == status, answer.text
     assert_documented("GET", "/api/auth/api-keys", answer)
+
+
+def test_a_refused_page_names_the_parameter_in_the_message(staff_client):
+    # Seen in the schema fuzz's answers: errors raised with field details but no message said only
+    # "Parameter validation failed".
+    body = staff_client.get("/api/auth/api-keys", {"page": "first"}).json()
+    assert body["message"] == "Parameter validation failed: page: Must be an integer."
+    assert body["data"] == {"errors": {"page": ["Must be an integer."]}}
