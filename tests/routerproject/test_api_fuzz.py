@@ -48,12 +48,19 @@ STAFF = {"username": "fuzz-operator", "password": "fuzz-operator-pass-1"}
 
 KNOWN_API_KEY = uuid.UUID("00000000-0000-4000-8000-00000000a001")
 KNOWN_TOKEN = uuid.UUID("00000000-0000-4000-8000-00000000b001")
-# Path parameters the fuzzer also draws from, so that its bodies reach existing resources.
-KNOWN_PATH_PARAMETERS: dict[str, list[Any]] = {
+KNOWN_INSTANCE = ("demo-chat", "http://127.0.0.1:9")
+# Values the fuzzer also draws, in path parameters, query parameters and top-level body fields of
+# those names, so that its requests reach existing resources and their success paths.
+KNOWN_VALUES: dict[str, list[Any]] = {
+    "service_type": ["chat"],
     "version": [1, 2, 3],
     "other": [1, 2, 3],
     "apiKeyId": [str(KNOWN_API_KEY)],
     "tokenId": [str(KNOWN_TOKEN)],
+    "modelName": [KNOWN_INSTANCE[0]],
+    "baseUrl": [KNOWN_INSTANCE[1]],
+    "instanceId": ["@".join(KNOWN_INSTANCE)],
+    "collectionInterval": ["PT30S"],
 }
 SUCCESS_KEYS = {"success", "message", "data", "timestamp"}
 ERROR_KEYS = SUCCESS_KEYS | {"errorCode"}
@@ -61,16 +68,31 @@ ERROR_KEYS = SUCCESS_KEYS | {"errorCode"}
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, wsgi_app()).include(path_regex=r"^/api/")
 
 
-@schema.hook
-def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> Any:
-    if not path_parameters:
-        return st.just(path_parameters)
+def _or_known(values: Any) -> Any:
+    """A strategy for the generated values or, name by name, a known one instead."""
+    if not isinstance(values, dict) or not values:
+        return st.just(values)
     return st.fixed_dictionaries(
         {
-            name: st.sampled_from([value, *KNOWN_PATH_PARAMETERS.get(name, [])])
-            for name, value in path_parameters.items()
+            name: st.sampled_from([value, *KNOWN_VALUES.get(name, [])])
+            for name, value in values.items()
         }
     )
+
+
+@schema.hook
+def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> Any:
+    return _or_known(path_parameters)
+
+
+@schema.hook
+def flatmap_query(context: Any, query: dict[str, Any] | None) -> Any:
+    return _or_known(query)
+
+
+@schema.hook
+def flatmap_body(context: Any, body: Any) -> Any:
+    return _or_known(body)
 
 
 @schemathesis.check
