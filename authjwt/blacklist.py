@@ -3,8 +3,13 @@
 The database (`IssuedToken.status`) is the source of truth. The shared state holds the revoked ids as a
 set, so every worker answers from one Redis round trip. When the shared state fails, the answer comes
 from the database instead, and the process remembers to rebuild the set once the state answers again.
-A marker key says the set was built from the database: when Redis lost its data (restart without
-persistence, flush), the first worker to notice rebuilds the set before trusting it.
+A marker key holds the database's *revocation watermark* (how many revoked rows, the latest
+`revoked_at`) the set was last brought up to. About once a second a process compares it with the
+database's: when Redis lost its data (restart without persistence, flush) the marker is gone and the
+set is rebuilt; when a revocation happened since (in particular one whose addition to the set failed
+because Redis was unreachable, noticed by no other worker) the ids revoked since the marker's time
+are added. A worker that was idle during an outage therefore never trusts a set that misses a token
+revoked during it.
 
 Each check is measured (duration, answered by the state or by the database) for `/blacklist/stats`.
 """
@@ -13,10 +18,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from django.db.models import Count, Max
 from django.utils import timezone
 
-from routerproject.state import STATE_ERRORS, get_state
+from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .models import IssuedToken, TokenStatus
 
@@ -29,8 +36,12 @@ STATS_KEYS = {
     "hits": "auth:jwt:stats:hits",
     "micros": "auth:jwt:stats:micros",
 }
-# How often a process checks that the set is still loaded (a Redis restart loses it).
+# How often a process checks the set against the database (a Redis restart loses it, an outage may
+# have kept a revocation out of it).
 MARKER_CHECK_SECONDS = 1.0
+# Ids revoked up to this long before the marker's latest are added again when it moves: a revocation
+# stamped earlier than another may commit after it.
+CATCH_UP_SLACK = timedelta(minutes=5)
 METER_FLUSH_SECONDS = 1.0
 
 
@@ -56,14 +67,36 @@ def _revoked_jtis_in_database() -> list[str]:
     )
 
 
-def blacklist_rebuild() -> int:
-    """Load every revoked, unexpired token id into the shared set; returns how many."""
+def _watermark() -> str:
+    """`count|latest revoked_at (Unix µs)` of the revoked rows: moves with every revocation."""
+    figures = IssuedToken.objects.filter(status=TokenStatus.REVOKED).aggregate(
+        count=Count("pk"), latest=Max("revoked_at")
+    )
+    latest = figures["latest"]
+    return f"{figures['count']}|{round(latest.timestamp() * 1e6) if latest else 0}"
+
+
+def _catch_up(since_micros: int) -> list[str]:
+    since = datetime.fromtimestamp(since_micros / 1e6, tz=UTC)
+    return list(
+        IssuedToken.objects.filter(
+            status=TokenStatus.REVOKED,
+            expires_at__gt=timezone.now(),
+            revoked_at__gte=since - CATCH_UP_SLACK,
+        ).values_list("jti", flat=True)
+    )
+
+
+def blacklist_rebuild(*, marker: str | None = None) -> int:
+    """Bring the shared set up to the database: every revoked, unexpired token id, or with the
+    `marker` the set was last brought up to, the ids revoked since; returns how many were added."""
     state = get_state()
     state.get(LOADED_MARKER_KEY)  # fails fast while the state is down, before the database read
-    jtis = _revoked_jtis_in_database()
+    watermark = _watermark()  # before the ids: a revocation committed meanwhile moves it again
+    jtis = _revoked_jtis_in_database() if marker is None else _catch_up(int(marker.split("|")[1]))
     for start in range(0, len(jtis), 1000):
         state.set_add(REVOKED_SET_KEY, *jtis[start : start + 1000])
-    state.set(LOADED_MARKER_KEY, "1")
+    state.set(LOADED_MARKER_KEY, watermark)
     with _process.lock:
         _process.needs_rebuild = False
         _process.marker_checked_at = time.monotonic()
@@ -74,8 +107,11 @@ def _ensure_loaded() -> None:
     now = time.monotonic()
     if not _process.needs_rebuild and now - _process.marker_checked_at < MARKER_CHECK_SECONDS:
         return
-    if _process.needs_rebuild or get_state().get(LOADED_MARKER_KEY) is None:
+    marker = get_state().get(LOADED_MARKER_KEY)
+    if _process.needs_rebuild or marker is None or "|" not in marker:
         blacklist_rebuild()
+    elif marker != _watermark():
+        blacklist_rebuild(marker=marker)
     else:
         _process.marker_checked_at = now
 
@@ -84,7 +120,12 @@ def _note_state_failure(exc: Exception) -> None:
     with _process.lock:
         _process.needs_rebuild = True
         _process.last_fallback_at = time.monotonic()
-    logger.warning("JWT blacklist: shared state unavailable (%s); answering from the database", exc)
+    log_degraded(
+        logger,
+        exc,
+        "JWT blacklist: shared state unavailable (%s); answering from the database",
+        exc,
+    )
 
 
 def blacklist_add(jtis: list[str]) -> bool:

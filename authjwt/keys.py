@@ -15,7 +15,10 @@ or disabled key being refused by every worker on its very next request, rather t
 interval) and drops the cache when it changed. If the shared state cannot be read, the cache is
 dropped and the key is read from the database, so a failing Redis never lets a revoked key through.
 Entries older than API_KEY_CACHE_MAX_AGE_SECONDS are re-read in any case: that bounds how long an
-invalidation lost during a Redis outage can go unnoticed by a worker that was idle at the time.
+invalidation lost during a Redis outage can go unnoticed by a worker that was idle at the time. If the
+database cannot be read then, the expired entry answers (no key can be changed while the database is
+down, and the change before it was announced through the generation); a key never seen has none and
+the request is refused with 503 by the gateway.
 """
 
 import hashlib
@@ -30,10 +33,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import Error as DatabaseError
 from django.utils import timezone
 
 from monitoring import metrics
-from routerproject.state import STATE_ERRORS, get_state
+from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 logger = logging.getLogger(__name__)
 
@@ -139,13 +143,12 @@ class _KeyCache:
             self.entries.clear()
             self.generation = generation
 
-    def get(self, digest: str) -> _Entry | None:
+    def get(self, digest: str) -> tuple[_Entry | None, bool]:
+        """(the entry, whether it is fresh); an expired entry is kept until it is re-read."""
         entry = self.entries.get(digest)
-        max_age = settings.API_KEY_CACHE_MAX_AGE_SECONDS
-        if entry is not None and time.monotonic() - entry.loaded_at > max_age:
-            self.entries.pop(digest, None)
-            return None
-        return entry
+        if entry is None:
+            return None, False
+        return entry, time.monotonic() - entry.loaded_at <= settings.API_KEY_CACHE_MAX_AGE_SECONDS
 
     def put(self, digest: str, principal: ApiKeyPrincipal | None) -> None:
         if len(self.entries) >= MAX_CACHE_ENTRIES:
@@ -189,15 +192,23 @@ async def _principal(digest: str) -> ApiKeyPrincipal | None:
     try:
         generation = await get_state().aget(GENERATION_KEY)
     except STATE_ERRORS as exc:
-        logger.warning("API key cache bypassed, shared state unavailable: %s", exc)
+        log_degraded(logger, exc, "API key cache bypassed, shared state unavailable: %s", exc)
         _cache.sync("<state unavailable>")
         return await _load(digest)
     _cache.sync(generation)
-    entry = _cache.get(digest)
-    metrics.cache_lookup("apiKeys", hit=entry is not None)
-    if entry is not None:
+    entry, fresh = _cache.get(digest)
+    metrics.cache_lookup("apiKeys", hit=fresh)
+    if entry is not None and fresh:
         return entry.principal
-    principal = await _load(digest)
+    try:
+        principal = await _load(digest)
+    except DatabaseError as exc:
+        if entry is None:
+            raise
+        logger.warning(
+            "API key answered from an expired cache entry, database unavailable: %s", exc
+        )
+        return entry.principal
     _cache.put(digest, principal)
     return principal
 

@@ -129,6 +129,43 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return sizes
 
 
+def prepare(upstream: str, *, redis_url: str = "") -> dict[str, str]:
+    """A fresh SQLite database seeded with one `fake-chat` instance at `upstream` and a client key
+    (kept in API_KEY); returns the environment of the gateway's processes (production settings,
+    shared state in Redis when `redis_url` is given, else in each worker's memory)."""
+    global API_KEY
+    env = project_env(
+        DJANGO_SETTINGS_MODULE="routerproject.settings.production",
+        DJANGO_SECRET_KEY="bench-" + os.urandom(32).hex(),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=None,
+        REDIS_URL=redis_url or None,
+        STATE_KEY_PREFIX=f"bench-{os.getpid()}-{time.monotonic_ns()}:",
+        ROUTER_VAR_DIR=tempfile.mkdtemp(prefix="bench-gateway-"),
+        LOG_LEVEL="WARNING",
+        BENCH_UPSTREAM=upstream,
+        SECURE_SSL_REDIRECT="false",
+    )
+    for step in (["migrate", "--noinput"], ["shell", "-c", SEED]):
+        result = manage(*step, env=env)
+        if result.returncode:
+            raise SystemExit(result.stderr)
+    API_KEY = result.stdout.split("API_KEY=", 1)[1].split()[0]
+    return env
+
+
+def upstream_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "routing.fakeupstream", "--port", str(port)]
+
+
+def gunicorn_command(port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
+        "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
+        "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
@@ -145,35 +182,12 @@ def main() -> None:
     import uvloop
 
     upstream_port, gateway_port = free_port(), free_port()
-    upstream = f"http://127.0.0.1:{upstream_port}"
-    var = tempfile.mkdtemp(prefix="bench-gateway-")
-    env = project_env(
-        DJANGO_SETTINGS_MODULE="routerproject.settings.production",
-        DJANGO_SECRET_KEY="bench-" + os.urandom(32).hex(),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=None,
-        REDIS_URL=options.redis or None,
-        STATE_KEY_PREFIX=f"bench-{os.getpid()}:",
-        ROUTER_VAR_DIR=var,
-        LOG_LEVEL="WARNING",
-        BENCH_UPSTREAM=upstream,
-        SECURE_SSL_REDIRECT="false",
-    )
-    global API_KEY
-    for step in (["migrate", "--noinput"], ["shell", "-c", SEED]):
-        result = manage(*step, env=env)
-        if result.returncode:
-            raise SystemExit(result.stderr)
-    API_KEY = result.stdout.split("API_KEY=", 1)[1].split()[0]
-    fake = [sys.executable, "-m", "routing.fakeupstream", "--port", str(upstream_port)]
-    gunicorn = [
-        sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-        "-k", "uvicorn_worker.UvicornWorker", "-w", str(options.workers),
-        "-b", f"127.0.0.1:{gateway_port}", "--log-level", "warning",
-    ]  # fmt: skip
+    env = prepare(f"http://127.0.0.1:{upstream_port}", redis_url=options.redis)
+    fake = upstream_command(upstream_port)
+    gunicorn = gunicorn_command(gateway_port, options.workers)
     rows = []
     with (
-        running(fake, env=env, ready_url=f"{upstream}/health"),
+        running(fake, env=env, ready_url=f"http://127.0.0.1:{upstream_port}/health"),
         running(gunicorn, env=env, ready_url=f"http://127.0.0.1:{gateway_port}/health") as gw,
     ):
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

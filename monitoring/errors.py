@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from routerproject.exceptions import NotFound
-from routerproject.state import get_state
+from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ def record_error(component: str, error: BaseException | str) -> None:
             _key(component, "last"),
             json.dumps({"at": time.time(), "message": message[:300]}),
         )
-    except Exception:  # the shared state itself may be what is failing
+    except STATE_ERRORS as exc:  # the shared state itself may be what is failing
+        log_degraded(logger, exc, "Could not record the error of %s: %s", component, exc)
+    except Exception:
         logger.warning("Could not record the error of %s", component, exc_info=True)
 
 

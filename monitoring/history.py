@@ -1,74 +1,62 @@
 """The last hour of traffic: one compact sample of the fleet's totals a minute, in shared state.
 
 Prometheus keeps history for those who run one; the dashboard's overview must show the last hour
-without it. `record_traffic_sample` (a beat job, every `MONITORING_HISTORY_INTERVAL_SECONDS`) reads
-the fleet-wide counters the way `/metrics` and `/info` do (`recorded_families`: every worker's files
-in multiprocess mode) and appends them to a capped list. Rates and percentiles are differences
-between consecutive samples, computed when read, so a sample is only counters:
+without it. Every serving process tallies what it answers and hands its counts to shared state every
+few seconds (`monitoring.traffic`); `record_traffic_sample` (a beat job, every
+`MONITORING_HISTORY_INTERVAL_SECONDS`, in whichever process or host runs it) drains those counts into
+the previous sample's totals and appends the result to a capped list. Rates and percentiles are
+differences between consecutive samples, computed when read, so a sample is only counters:
 
     {"t": unix seconds, "requests": n, "errors": n, "lightweight": n, "powerful": n,
-     "latency": [cumulative count per bucket of gateway_request_duration_seconds, +Inf last]}
+     "latency": [cumulative count per bucket of the /v1 request duration, +Inf last]}
 
 Errors are /v1 answers with a 5xx status: upstream failures relayed and the gateway's own errors
-(no instance available, upstream unreachable or timed out: 502, 503, 504). A counter that went down
-(a restart of the embedded server) is taken as reset to zero, as Prometheus's `rate()` does.
+(no instance available, upstream unreachable or timed out: 502, 503, 504). Totals only grow (a
+restarted worker adds its new counts); a sample whose counters went down, written by an older
+version, is taken as a reset to zero, as Prometheus's `rate()` does.
 """
 
 import json
-import math
 import time
-from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-
 from routerproject.state import get_state
 
-from .exposition import bucket_quantile, recorded_families
-from .metrics import REQUEST_SECONDS
+from .exposition import bucket_quantile
+from .metrics import TRAFFIC
+from .traffic import COUNTERS, PENDING_KEY, add_counts
 
 HISTORY_KEY = "monitoring:traffic"
 # An hour of one-minute intervals needs 61 samples.
 HISTORY_SAMPLES = 61
-LATENCY_BOUNDS: tuple[float, ...] = (*REQUEST_SECONDS._upper_bounds[:-1], math.inf)
+LATENCY_BOUNDS: tuple[float, ...] = TRAFFIC.bounds
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# Entries drained per run at most: 12 a minute per worker at one flush every 5 s.
+_DRAIN_LIMIT = 100_000
 
 
-def traffic_totals(
-    families: Iterable[Metric] | None = None, *, now: float | None = None
-) -> dict[str, Any]:
-    """The fleet's counters now, as one sample."""
-    requests = errors = lightweight = powerful = 0.0
-    latency = dict.fromkeys(LATENCY_BOUNDS, 0.0)
-    for family in recorded_families() if families is None else families:
-        for sample in family.samples:
-            if sample.name == "gateway_requests_total":
-                requests += sample.value
-                if sample.labels.get("status", "").startswith("5"):
-                    errors += sample.value
-            elif sample.name == "gateway_request_duration_seconds_bucket":
-                bound = float(sample.labels["le"])
-                if bound in latency:
-                    latency[bound] += sample.value
-            elif sample.name == "tiny_dancer_lightweight_routes_total":
-                lightweight += sample.value
-            elif sample.name == "tiny_dancer_powerful_routes_total":
-                powerful += sample.value
-    return {
-        "t": round(time.time() if now is None else now, 3),
-        "requests": int(requests),
-        "errors": int(errors),
-        "lightweight": int(lightweight),
-        "powerful": int(powerful),
-        "latency": [int(latency[b]) for b in LATENCY_BOUNDS],
-    }
+def _zero_totals() -> dict[str, Any]:
+    return {**dict.fromkeys(COUNTERS, 0), "latency": [0] * len(LATENCY_BOUNDS)}
 
 
 def traffic_sample_record(*, now: float | None = None) -> dict[str, Any]:
-    """Append the current totals to the history and cap it (the beat job's work)."""
-    sample = traffic_totals(now=now)
+    """Drain the counts the fleet has handed over into the latest totals, append them to the
+    history and cap it (the beat job's work)."""
     state = get_state()
+    TRAFFIC.flush(state)  # this process's own counts (the embedded default serves here)
+    totals = _zero_totals()
+    for previous in traffic_samples(1):
+        for name in COUNTERS:
+            totals[name] = int(previous.get(name, 0))
+        if len(previous.get("latency") or []) == len(LATENCY_BOUNDS):
+            totals["latency"] = [int(n) for n in previous["latency"]]
+    for raw in state.list_drain(PENDING_KEY, _DRAIN_LIMIT):
+        try:
+            add_counts(totals, json.loads(raw))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    sample = {"t": round(time.time() if now is None else now, 3), **totals}
     state.list_push(HISTORY_KEY, json.dumps(sample, separators=(",", ":")))
     state.list_trim(HISTORY_KEY, HISTORY_SAMPLES)
     return sample

@@ -16,12 +16,14 @@ Callers:
 """
 
 import logging
+import math
 import random
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from .live import current_view
+from .traffic import TrafficTally
 
 if TYPE_CHECKING:
     from routing.dataplane.pipeline import Exchange
@@ -84,6 +86,8 @@ REQUEST_SECONDS = _category(
         buckets=_LATENCY,
     ),
 )
+# This process's share of the fleet's traffic for the overview's history (monitoring.traffic).
+TRAFFIC = TrafficTally((*_LATENCY, math.inf))
 UPSTREAM_SECONDS = _category(
     "request",
     Histogram(
@@ -233,6 +237,8 @@ def observe_exchange(exchange: "Exchange", status: int, *, ended: float) -> None
         service = exchange.service_type
         IN_FLIGHT.labels(service).dec()
         REQUESTS.labels(service, exchange.model, exchange.instance_id, str(status)).inc()
+        total = max(0.0, ended - exchange.started)
+        TRAFFIC.request(status, total)
         if exchange.prompt_tokens:
             TOKENS.labels(service, exchange.model, "in").inc(exchange.prompt_tokens)
         if exchange.completion_tokens:
@@ -246,7 +252,6 @@ def observe_exchange(exchange: "Exchange", status: int, *, ended: float) -> None
         rate = view.sample_rate
         if rate <= 0 or (rate < 1 and random.random() >= rate):
             return
-        total = max(0.0, ended - exchange.started)
         REQUEST_SECONDS.labels(service, exchange.model).observe(total)
         OVERHEAD_SECONDS.labels(service).observe(max(0.0, total - exchange.upstream_wait))
         if exchange.instance_id:
@@ -276,6 +281,8 @@ def observe_router_decision(
             ROUTER_LIGHTWEIGHT.inc()
         elif lightweight is False:
             ROUTER_POWERFUL.inc()
+        if lightweight is not None:
+            TRAFFIC.route(lightweight=lightweight)
         if error:
             ROUTER_ERRORS.inc()
         if tripped:

@@ -2,7 +2,9 @@
 
 Services raise the domain errors below (or Django's ValidationError from `full_clean()`); views never
 build error responses themselves. User input never produces a 500: anything unexpected is logged with
-its traceback and answered with a generic 500 envelope that carries none.
+its traceback and answered with a generic 500 envelope that carries none. A database that cannot be
+reached (connection refused or lost: OperationalError, InterfaceError) is 503 with `Retry-After`;
+services own their transactions, so a write it interrupted was rolled back as a whole.
 """
 
 import logging
@@ -10,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -53,6 +55,16 @@ class Conflict(DomainError):
     status_code = 409
     error_code = "CONFLICT"
     default_message = "The resource already exists or was changed concurrently"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    error_code = "SERVICE_UNAVAILABLE"
+    default_message = "The database is unavailable; nothing was changed. Try again shortly"
+
+
+# Seconds a client is asked to wait after a 503 (a database restart or failover takes a few).
+RETRY_AFTER_SECONDS = 5
 
 
 def validation_errors(detail: Any) -> dict[str, list[str]]:
@@ -124,6 +136,17 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     elif isinstance(exc, IntegrityError):
         return Response(
             error_body(Conflict.default_message, Conflict.error_code), status=Conflict.status_code
+        )
+    elif isinstance(exc, OperationalError | InterfaceError):
+        view = context.get("view")
+        # No traceback: the cause is outside the code, and one line per refused call is enough.
+        logger.warning(
+            "Database unavailable in %s: %s", type(view).__name__ if view else "view", exc
+        )
+        return Response(
+            error_body(ServiceUnavailable.default_message, ServiceUnavailable.error_code),
+            status=ServiceUnavailable.status_code,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
     if isinstance(exc, drf.ValidationError):

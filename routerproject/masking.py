@@ -1,7 +1,15 @@
-"""Secrets never leave the gateway in clear: not in API responses, not in logs."""
+"""Secrets never leave the gateway in clear: not in API responses, not in logs.
+
+Every log record is masked when it is made (`install_record_masking`, run by the logging setup of
+every process that loads the settings: web workers, Celery, management commands), whichever
+handler then writes it — Django's console, gunicorn's and uvicorn's own handlers, Celery's —
+its message, its traceback and its stack included.
+"""
 
 import logging
+import logging.config
 import re
+from typing import Any
 
 MASK = "…"
 
@@ -9,9 +17,14 @@ _SECRET_PATTERNS = [
     # OpenAI-style keys and our own API keys.
     (re.compile(r"\b(sk-[A-Za-z0-9_-]{0,3})[A-Za-z0-9_-]{8,}([A-Za-z0-9]{4})\b"), r"\1…\2"),
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1[masked]"),
+    # JWTs wherever they appear (a header, a URL, an error message).
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"), "[masked-jwt]"),
+    # A password in a URL's user information: scheme://user:password@host.
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1[masked]@"),
     (
         re.compile(
-            r"(?i)([\"']?(?:api[_-]?key|password|secret|token|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{4,}"
+            r"(?i)([\"']?(?:api[_-]?key|passw(?:or)?d|secret|token|authorization|cookie|"
+            r"session(?:id)?|credentials?)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{4,}"
         ),
         r"\1[masked]",
     ),
@@ -39,15 +52,46 @@ def mask_text(text: str) -> str:
     return text
 
 
+def mask_record(record: logging.LogRecord) -> None:
+    """Mask a record's final message, traceback and stack in place (idempotent)."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed record (or one logged at interpreter exit) goes as it is
+        return
+    masked = mask_text(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and not record.exc_text:
+        # Formatters use the cached text: the traceback is masked once, here.
+        record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+    elif record.exc_text:
+        record.exc_text = mask_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
+
+
 class SecretMaskingFilter(logging.Filter):
-    """Rewrites each record's final message with secrets masked, whatever logger produced it."""
+    """Masks each record a handler receives (for handlers configured outside these settings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-            masked = mask_text(message)
-        except Exception:  # a malformed record (or one logged at interpreter exit) goes as it is
-            return True
-        if masked != message:
-            record.msg, record.args = masked, None
+        mask_record(record)
         return True
+
+
+_unmasked_factory = logging.getLogRecordFactory()
+
+
+def _masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _unmasked_factory(*args, **kwargs)
+    mask_record(record)
+    return record
+
+
+def install_record_masking() -> None:
+    logging.setLogRecordFactory(_masked_record)
+
+
+def configure_logging(config: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG: the dictConfig, then masking of every record made from now on."""
+    logging.config.dictConfig(config)
+    install_record_masking()

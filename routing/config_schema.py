@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from . import destinations
 from .service_types import RateLimitAlgorithm, RateLimitScope, ServiceKind
 
 DEFAULT_BREAKER = {
@@ -21,8 +22,13 @@ DEFAULT_BREAKER = {
     "recoveryTimeout": 30000,
     "successThreshold": 2,
 }
-SECRET_HEADER = re.compile(r"(?i)(authorization|api[-_]?key|token|secret|cookie|password)")
+# Header names whose values are credentials: stored, sent upstream, only ever shown masked.
+SECRET_HEADER = re.compile(r"(?i)(auth|key|token|secret|cookie|passw|credential|session|signature)")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# C0 and C1 controls, DEL and the Unicode line separators: they would split a header or a log line.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A header value may hold a tab, nothing else below the space.
+_HEADER_VALUE_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _choice(value: Any, allowed: type, field: str) -> str:
@@ -149,17 +155,31 @@ def clean_headers(value: Any, field: str = "headers") -> dict[str, str]:
     for name, header_value in value.items():
         if not _HEADER_NAME.match(str(name)):
             raise ValidationError({f"{field}.{name}": ["Not a valid header name."]})
-        if not isinstance(header_value, str) or any(c in header_value for c in "\r\n\x00"):
-            raise ValidationError({f"{field}.{name}": ["Must be a single-line string."]})
+        if not isinstance(header_value, str) or _HEADER_VALUE_FORBIDDEN.search(header_value):
+            raise ValidationError(
+                {f"{field}.{name}": ["Must be a single-line string without control characters."]}
+            )
     return {str(k): v for k, v in value.items()}
 
 
+def clean_single_line(value: Any, field: str) -> Any:
+    """Names, keys and paths that end up in headers, URLs and logs: no control characters."""
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise ValidationError({field: ["Must not contain control characters or line breaks."]})
+    return value
+
+
 def clean_base_url(value: Any, field: str = "baseUrl") -> str:
-    """http(s) URLs, single-label hosts included (`http://ollama:11434`), stored without a trailing /."""
+    """http(s) URLs, single-label hosts included (`http://ollama:11434`), stored without a trailing /,
+    pointing nowhere the destination policy denies (`routing.destinations`)."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError({field: ["This field is required."]})
+    url = value.strip()
+    if any(c.isspace() for c in url) or CONTROL_CHARACTERS.search(url):
+        # urlsplit would silently drop tabs and line breaks, which the stored value would keep.
+        raise ValidationError({field: ["Must not contain spaces or control characters."]})
     try:
-        parts = urlsplit(value.strip())
+        parts = urlsplit(url)
     except ValueError:  # an unbalanced IPv6 bracket: `http://[::1`
         raise ValidationError(
             {field: ["Must be an http:// or https:// URL with a host."]}
@@ -168,8 +188,16 @@ def clean_base_url(value: Any, field: str = "baseUrl") -> str:
         raise ValidationError({field: ["Must be an http:// or https:// URL with a host."]})
     if parts.query or parts.fragment:
         raise ValidationError({field: ["Must not carry a query string or fragment."]})
+    if "@" in parts.netloc:
+        # It would show in clear in every instance id; credentials go in apiKey or headers.
+        raise ValidationError({field: ["Must not carry credentials; use apiKey or headers."]})
     try:
-        parts.port  # noqa: B018 - raises on an invalid port
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ValidationError({field: ["Has an invalid port."]}) from None
-    return value.strip().rstrip("/")
+    reason = destinations.refusal(
+        parts.hostname, port, destinations.DestinationPolicy.from_settings()
+    )
+    if reason is not None:
+        raise ValidationError({field: [f"Not an allowed destination: {reason}."]})
+    return url.rstrip("/")

@@ -13,6 +13,7 @@ from .representation import (
     SERVICE_FIELDS,
     api_error,
     mask_services,
+    restore_masked_secrets,
     service_content,
 )
 from .selectors import service_type_list
@@ -75,17 +76,21 @@ def services_validate(content: Any) -> dict[str, Any]:
 
 def services_load(content: dict[str, Any]) -> None:
     """Make the database hold exactly `content`. Instances are matched by (name, baseUrl), so the
-    health they have observed survives an apply or rollback."""
+    health they have observed survives an apply or rollback, and a masked secret (a file exported
+    without `--include-secrets`) keeps the one stored."""
     ServiceType.objects.exclude(name__in=list(content)).delete()
     for name, body in content.items():
         service, _ = ServiceType.objects.update_or_create(
             name=name, defaults={field: body[api] for api, field in SERVICE_FIELDS.items()}
         )
         wanted = {(i["name"], i["baseUrl"]): i for i in body.get("instances", [])}
-        for instance in list(service.instances.all()):
-            if (instance.name, instance.base_url) not in wanted:
+        stored = {(i.name, i.base_url): i for i in service.instances.all()}
+        for key, instance in stored.items():
+            if key not in wanted:
                 instance.delete()
         for (model, base_url), item in wanted.items():
+            where = f"services.{name}.instances[{model}@{base_url}]"
+            item = restore_masked_secrets(item, stored.get((model, base_url)), where)
             ServiceInstance.objects.update_or_create(
                 service_type=service,
                 name=model,

@@ -3,29 +3,41 @@
 The hot path never writes to the database: it pushes outcome events onto a shared-state list, and the
 `routing.flush_routing_outcomes` job folds them into the `RoutingExemplar` rows, then bumps the
 exemplar generation so every worker reloads its in-memory index.
+
+Each event is folded exactly once, whatever happens to the job. A run *claims* a batch: one atomic
+step moves it from the queue onto the list of claims, as one entry with a fresh claim id. The fold
+and a `FoldedOutcomeBatch` row for that id commit together; then the claim is let go. A run that
+dies (its worker killed) leaves its claim behind, and the next run folds it, unless the ledger says
+it was folded before the run died. Two runs holding one claim meet on the ledger's unique id.
 """
 
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from routerproject.state import get_state
+from routerproject.state import AtomicScript, SharedState, get_state
 
-from .models import RoutingExemplar, ServiceType
+from .models import FoldedOutcomeBatch, RoutingExemplar, ServiceType
 from .neural.features import metadata_overlaps
 from .neural.request import CandidateBatch
 
 OUTCOMES_KEY = "router:outcomes"
+CLAIMS_KEY = "router:outcomes:claims"
 EXEMPLARS_GENERATION_KEY = "router:exemplars-generation"
+# Claims are folded or recovered within a beat interval; the ledger only has to outlive them.
+LEDGER_RETENTION = timedelta(days=1)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -156,22 +168,71 @@ def _evict(services: Iterable[ServiceType]) -> None:
             RoutingExemplar.objects.filter(id__in=ids).delete()
 
 
-def flush_outcomes(*, batch: int = 1000) -> int:
-    """Fold up to `batch` queued outcomes into the exemplars; returns how many were taken."""
-    state = get_state()
-    raw = state.list_drain(OUTCOMES_KEY, batch)
-    if not raw:
-        return 0
+def _claim_in_memory(
+    values: list[Any], args: Sequence[Any], now: float
+) -> tuple[list[str], list[Any], float | None]:
+    queued, claims = values
+    items = list(queued) if isinstance(queued, list) else []
+    taken = items[: int(args[0])]
+    if not taken:
+        return [], [queued, claims], None
+    entry = json.dumps({"id": str(args[1]), "events": taken})
+    return [entry], [items[len(taken) :], [*(claims or []), entry]], None
+
+
+# KEYS: the queue, the claims; ARGV[2]: batch size, ARGV[3]: claim id. Returns {entry} or {}.
+CLAIM_OUTCOMES = AtomicScript(
+    name="claim_outcomes",
+    lua="""
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #items == 0 then return {} end
+redis.call('LTRIM', KEYS[1], #items, -1)
+local entry = cjson.encode({id = ARGV[3], events = items})
+redis.call('RPUSH', KEYS[2], entry)
+return {entry}
+""",
+    memory=_claim_in_memory,
+)
+
+
+def _fold(state: SharedState, entry: str) -> int:
+    """Fold one claim (unless the ledger says it was) and let it go; returns its event count."""
+    claim = json.loads(entry)
     events = []
-    for item in raw:
+    for item in claim["events"]:
         try:
             events.append(json.loads(item))
         except ValueError:
             continue
     services = {s.name: s for s in ServiceType.objects.all()}
+    touched = 0
     with transaction.atomic():
-        touched = _apply(events, services)
-        _evict(services.values())
+        try:
+            with transaction.atomic():
+                FoldedOutcomeBatch.objects.create(claim_id=claim["id"], events=len(claim["events"]))
+        except IntegrityError:
+            pass  # folded already, by a run that died before letting go or by a concurrent one
+        else:
+            touched = _apply(events, services)
+            _evict(services.values())
+    state.list_remove(CLAIMS_KEY, entry)
     if touched:
         state.incr(EXEMPLARS_GENERATION_KEY)
-    return len(raw)
+    return len(claim["events"])
+
+
+def flush_outcomes(*, batch: int = 1000) -> int:
+    """Claim up to `batch` queued outcomes and fold them into the exemplars; returns how many."""
+    state = get_state()
+    claimed = state.run_script(
+        CLAIM_OUTCOMES, [OUTCOMES_KEY, CLAIMS_KEY], [batch, uuid.uuid4().hex]
+    )
+    return _fold(state, claimed[0]) if claimed else 0
+
+
+def recover_claims() -> int:
+    """Fold the claims that runs left behind (their worker died); returns how many events. A claim
+    another run is folding right now is waited for on the ledger's row, then let go."""
+    state = get_state()
+    FoldedOutcomeBatch.objects.filter(folded_at__lt=timezone.now() - LEDGER_RETENTION).delete()
+    return sum(_fold(state, entry) for entry in state.list_range(CLAIMS_KEY, 10_000))

@@ -5,19 +5,28 @@ compares the counter with the generation its snapshot was built at, at most ever
 `LIVE_CONFIG_CHECK_INTERVAL` seconds, and rebuilds in a thread when they differ; between checks a
 request costs no database query and no Redis round trip. A change on any worker is therefore visible
 on every worker within that interval plus one rebuild.
+
+Degraded modes: while the shared state cannot be read the snapshot is kept (a worker starting then
+builds one from the database); the first check that reads it again rebuilds, and if the database's
+configuration version moved meanwhile (a change whose generation bump could not get through), bumps
+the generation for the workers that did not notice the outage. While the database cannot be read
+a due rebuild is skipped and the snapshot kept: `/v1` never needs the database to answer.
 """
 
 import asyncio
+import dataclasses
+import logging
 import time
 from types import MappingProxyType
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import Error as DatabaseError
 
 from configversions.selectors import current_version_number
 from monitoring import metrics
-from routerproject.state import GENERATION_KEY, get_state
+from routerproject.state import GENERATION_KEY, STATE_ERRORS, get_state, log_degraded
 
 from .models import RouterSettings, ServiceInstance, ServiceType
 from .selectors import service_type_list
@@ -140,11 +149,18 @@ def _read_generation(raw: str | None) -> int:
     return int(raw) if raw else 0
 
 
+# The generation of a snapshot built while the shared state could not be read.
+UNKNOWN_GENERATION = -1
+logger = logging.getLogger(__name__)
+
+
 class _LiveConfigHolder:
     def __init__(self) -> None:
         self.config: LiveConfig | None = None
         self.checked_at = float("-inf")
         self.lock = asyncio.Lock()
+        # The generation could not be read at the last check: changes may have gone unannounced.
+        self.unsynced = False
 
     async def get(self) -> LiveConfig:
         now = time.monotonic()
@@ -157,22 +173,68 @@ class _LiveConfigHolder:
                 and now - self.checked_at < settings.LIVE_CONFIG_CHECK_INTERVAL
             ):
                 return self.config
-            generation = _read_generation(await get_state().aget(GENERATION_KEY))
+            state = get_state()
+            try:
+                generation: int | None = _read_generation(await state.aget(GENERATION_KEY))
+            except STATE_ERRORS as exc:
+                log_degraded(
+                    logger, exc, "Live configuration kept, shared state unavailable: %s", exc
+                )
+                generation = None
             current = self.config
-            metrics.cache_lookup(
-                "liveConfig", hit=current is not None and current.generation == generation
-            )
-            if current is None or current.generation != generation:
-                current = self.config = await sync_to_async(build_live_config)(generation)
+            if generation is not None:
+                metrics.cache_lookup(
+                    "liveConfig", hit=current is not None and current.generation == generation
+                )
+            if self._stale(current, generation):
+                try:
+                    current = await sync_to_async(self._rebuild)(current, generation)
+                except DatabaseError as exc:
+                    if current is None:
+                        raise
+                    logger.warning("Live configuration kept, database unavailable: %s", exc)
             self.checked_at = time.monotonic()
+            assert current is not None
             return current
 
     def get_sync(self) -> LiveConfig:
-        generation = _read_generation(get_state().get(GENERATION_KEY))
-        if self.config is None or self.config.generation != generation:
-            self.config = build_live_config(generation)
+        try:
+            generation: int | None = _read_generation(get_state().get(GENERATION_KEY))
+        except STATE_ERRORS as exc:
+            log_degraded(
+                logger, exc, "Live configuration rebuilt, shared state unavailable: %s", exc
+            )
+            generation = None
+        current = self.config
+        if current is None or generation is None or self._stale(current, generation):
+            current = self._rebuild(current, generation)
         self.checked_at = time.monotonic()
-        return self.config
+        return current
+
+    def _stale(self, current: LiveConfig | None, generation: int | None) -> bool:
+        if current is None:
+            return True
+        if generation is None:
+            self.unsynced = True
+            return False
+        return self.unsynced or current.generation != generation
+
+    def _rebuild(self, current: LiveConfig | None, generation: int | None) -> LiveConfig:
+        """A new snapshot; `generation` None when the shared state could not be read."""
+        if generation is None:
+            self.unsynced = True
+            self.config = build_live_config(UNKNOWN_GENERATION)
+            return self.config
+        rebuilt = build_live_config(generation)
+        if self.unsynced and current is not None and rebuilt.version != current.version:
+            # Changed during the outage: the writer's bump may not have reached the other workers.
+            try:
+                rebuilt = dataclasses.replace(rebuilt, generation=get_state().incr(GENERATION_KEY))
+            except STATE_ERRORS as exc:
+                log_degraded(logger, exc, "Generation not bumped after the outage: %s", exc)
+        self.unsynced = False
+        self.config = rebuilt
+        return rebuilt
 
 
 _holder = _LiveConfigHolder()

@@ -121,6 +121,8 @@ class ServiceInstance(models.Model):
             errors["path"] = [ValidationError("Must start with '/'.")]
         if self.name != self.name.strip() or not self.name:
             errors["name"] = [ValidationError("Must be a model name without surrounding spaces.")]
+        for attr in ("name", "path", "api_key"):
+            _clean_into(errors, self, attr, config_schema.clean_single_line)
         _clean_into(errors, self, "base_url", config_schema.clean_base_url)
         _clean_into(errors, self, "headers", config_schema.clean_headers)
         _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)
@@ -183,3 +185,19 @@ class RoutingExemplar(models.Model):
     def success_rate(self) -> float:
         # Laplace's rule: an exemplar never tried on the lightweight tier counts as a coin toss.
         return (self.lightweight_successes + 1) / (self.lightweight_attempts + 2)
+
+
+class FoldedOutcomeBatch(models.Model):
+    """A batch of routing outcomes already folded into the exemplars, by the id of its claim (see
+    `exemplars.flush_outcomes`): written in the same transaction as the fold, so a batch whose job
+    died after committing, or that two jobs hold at once, is folded exactly once."""
+
+    claim_id = models.CharField(max_length=32, unique=True)
+    events = models.PositiveIntegerField()
+    folded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"outcome batch {self.claim_id} ({self.events} events)"

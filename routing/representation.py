@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from routerproject.masking import mask_secret
+from routerproject.masking import is_masked, mask_secret
 
 from .config_schema import SECRET_HEADER
 from .models import ServiceInstance, ServiceType
@@ -72,6 +72,29 @@ def mask_instance(content: dict[str, Any]) -> dict[str, Any]:
         "apiKey": mask_secret(content.get("apiKey")),
         "headers": mask_headers(content.get("headers") or {}),
     }
+
+
+def restore_masked_secrets(
+    content: dict[str, Any], stored: ServiceInstance | None, where: str
+) -> dict[str, Any]:
+    """An instance from a file exported with masked secrets: each masked value (`apiKey`, a
+    secret-looking header) stands for the secret the same instance (name, baseUrl) holds already.
+    Without one to keep, the value is refused rather than stored as a key."""
+    restored = dict(content)
+    missing = "A masked value (as exported) and no stored secret to keep: give the secret itself."
+    if is_masked(content.get("apiKey")):
+        if stored is None or not stored.api_key:
+            raise ValidationError({f"{where}.apiKey": [missing]})
+        restored["apiKey"] = stored.api_key
+    headers = dict(content.get("headers") or {})
+    for name, value in headers.items():
+        if SECRET_HEADER.search(name) and is_masked(value):
+            kept = (stored.headers or {}).get(name) if stored is not None else None
+            if kept is None:
+                raise ValidationError({f"{where}.headers.{name}": [missing]})
+            headers[name] = kept
+    restored["headers"] = headers
+    return restored
 
 
 def mask_services(content: dict[str, Any]) -> dict[str, Any]:

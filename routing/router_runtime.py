@@ -3,9 +3,11 @@
 It is rebuilt when its settings change (part of the live configuration) or when an operator asks
 for a reload; its breaker is reset when an operator asks. Both requests reach every worker through
 counters in shared state, checked at most every LIVE_CONFIG_CHECK_INTERVAL. The exemplar index is
-reloaded the same way when the outcome job has changed the exemplars.
+reloaded the same way when the outcome job has changed the exemplars. While the shared state cannot
+be read the router in hand is kept, and outcomes are dropped (they only teach the router).
 """
 
+import logging
 import random
 import threading
 import time
@@ -18,7 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from monitoring import metrics
-from routerproject.state import get_state
+from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .exemplars import (
     EXEMPLARS_GENERATION_KEY,
@@ -38,6 +40,8 @@ RELOAD_KEY = "router:reload-generation"
 # Fallback reasons that are failures of the model itself (counted as tiny_dancer errors).
 MODEL_ERRORS = frozenset({"non_finite_score", "model_error"})
 BREAKER_RESET_KEY = "router:breaker-reset-generation"
+_COUNTERS = (RELOAD_KEY, BREAKER_RESET_KEY, EXEMPLARS_GENERATION_KEY)
+logger = logging.getLogger(__name__)
 
 
 def resolve_model_path(path: str) -> Path:
@@ -123,10 +127,14 @@ class RouterRuntime:
     async def acurrent(self, spec: RouterSpec) -> Router:
         if self.router is not None and spec == self.spec and not self._due():
             return self.router
-        state = get_state()
-        generations = {}
-        for key in (RELOAD_KEY, BREAKER_RESET_KEY, EXEMPLARS_GENERATION_KEY):
-            generations[key] = int(await state.aget(key) or 0)
+        try:
+            values = await get_state().aget_many(_COUNTERS)
+            generations = {
+                key: int(value or 0) for key, value in zip(_COUNTERS, values, strict=True)
+            }
+        except STATE_ERRORS as exc:
+            log_degraded(logger, exc, "Neural router kept, shared state unavailable: %s", exc)
+            generations = dict(self._seen)
         if self.router is None or spec != self.spec or generations != self._seen:
             await sync_to_async(self._sync)(spec, generations)
         self._checked_at = time.monotonic()
@@ -202,7 +210,6 @@ class RouterRuntime:
 
     @staticmethod
     async def arecord_outcome(decision: NeuralDecision, *, success: bool, request_id: str) -> None:
-        state = get_state()
         event = outcome_event(
             service_type=decision.service_type,
             text_hash=decision.text_hash,
@@ -211,12 +218,16 @@ class RouterRuntime:
             tier=decision.tier,
             success=success,
         )
-        await state.alist_push(OUTCOMES_KEY, event)
-        await state.aset(
-            f"router:decision:{request_id}",
-            f"{decision.service_type} {decision.tier} {decision.text_hash}",
-            ttl_seconds=settings.NEURAL_FEEDBACK_TTL_SECONDS,
-        )
+        state = get_state()
+        try:
+            await state.alist_push(OUTCOMES_KEY, event)
+            await state.aset(
+                f"router:decision:{request_id}",
+                f"{decision.service_type} {decision.tier} {decision.text_hash}",
+                ttl_seconds=settings.NEURAL_FEEDBACK_TTL_SECONDS,
+            )
+        except STATE_ERRORS as exc:
+            log_degraded(logger, exc, "Routing outcome dropped, shared state unavailable: %s", exc)
 
 
 def record_feedback(*, request_id: str, success: bool) -> dict[str, str] | None:

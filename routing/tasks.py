@@ -7,15 +7,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import health, selectors, services
-from .exemplars import flush_outcomes
+from .exemplars import flush_outcomes, recover_claims
 from .neural.model_file import ModelFileError
 
 
 @shared_task(name="routing.flush_routing_outcomes")
 def flush_routing_outcomes() -> int:
-    """Fold the outcomes queued by the neural router into its exemplars (safe to run concurrently:
-    each queued event is drained by exactly one run)."""
-    total = 0
+    """Fold the outcomes queued by the neural router into its exemplars, each exactly once: safe to
+    run concurrently and to run again after a worker died mid-run (see `exemplars`)."""
+    total = recover_claims()
     while True:
         done = flush_outcomes()
         total += done

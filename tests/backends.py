@@ -9,9 +9,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -36,6 +40,28 @@ def postgres_problem(url: str | None = None) -> str | None:
     except Exception as exc:
         return f"PostgreSQL unreachable at {url or postgres_url()}: {str(exc).strip()[:160]}"
     return None
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, *, label: str, template: str = "") -> Iterator[str]:
+    """A new database on the server of `server_url` (named after DJANGO_TEST_DB_NAME and `label`, so
+    parallel checkouts never collide), empty or a copy of the database `template`, dropped
+    afterwards; yields its URL."""
+    import psycopg
+    from psycopg import sql
+
+    base = os.environ.get("DJANGO_TEST_DB_NAME", "test_routerproject")
+    name = f"{base}_{label}_{uuid.uuid4().hex[:8]}".lower()
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(create)
+        try:
+            yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+        finally:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            admin.execute(drop.format(sql.Identifier(name)))
 
 
 def redis_problem(url: str | None = None) -> str | None:
@@ -84,6 +110,7 @@ def _counts(report: Path) -> Counter[str]:
 
 def main(argv: list[str]) -> int:
     from tests.dashboard.browser import chromium_path, chromium_problem
+    from tests.deploy.compose import compose_command, compose_problem
 
     pg_problem, rd_problem = postgres_problem(), redis_problem()
     browser_problem = chromium_problem()
@@ -120,6 +147,11 @@ def main(argv: list[str]) -> int:
             if promtool
             else "SKIPPED - not installed (apt-get install prometheus)"
         )
+    )
+    compose = compose_command()
+    print(
+        "  Compose (docker/compose.yml validation): "
+        + (f"ran with {' '.join(compose)}" if compose else "SKIPPED - " + (compose_problem() or ""))
     )
     total: Counter[str] = Counter()
     for result in results:

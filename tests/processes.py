@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -20,16 +21,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def project_env(**overrides: str | None) -> dict[str, str]:
-    """The current environment plus overrides; an override of None removes the variable."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
+def overridden(env: dict[str, str], **overrides: str | None) -> dict[str, str]:
+    """A copy of `env` with overrides; an override of None removes the variable."""
+    env = dict(env)
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
         else:
             env[key] = value
     return env
+
+
+def project_env(**overrides: str | None) -> dict[str, str]:
+    """The current environment plus overrides; an override of None removes the variable."""
+    return overridden({"PYTHONUNBUFFERED": "1", **os.environ}, **overrides)
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -62,17 +67,26 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes] | None, timeout: fl
 
 @contextmanager
 def running(
-    command: Sequence[str], *, env: dict[str, str], ready_url: str | None = None
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    ready_url: str | None = None,
+    log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a process (in its own session, so its children stop with it) and stop it afterwards."""
+    """Start a process (in its own session, so its children stop with it) and stop it afterwards.
+    Its output goes to a pipe read only if it dies before serving, or to the file `log`: a process
+    that logs a lot (errors under load) would block once an unread pipe is full."""
+    output = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115
     process = subprocess.Popen(
         list(command),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    if log is not None:
+        output.close()  # type: ignore[union-attr]
     try:
         if ready_url:
             wait_for_http(ready_url, process)
@@ -85,3 +99,73 @@ def running(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
                 process.wait()
+
+
+def gunicorn_command(port: int, *, workers: int, production_config: bool = False) -> list[str]:
+    """The gateway under gunicorn with uvicorn workers on 127.0.0.1:port. `production_config` adds
+    docker/gunicorn.conf.py (metrics directory emptied at start, dead workers' gauges dropped); the
+    command line's worker count and address win over it."""
+    config = ["-c", str(ROOT / "docker" / "gunicorn.conf.py")] if production_config else []
+    return [
+        sys.executable, "-m", "gunicorn", "routerproject.asgi:application", *config,
+        "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
+        "-b", f"127.0.0.1:{port}", "--backlog", "2048",
+    ]  # fmt: skip
+
+
+def celery_worker_command(queue: str) -> list[str]:
+    """One Celery worker process consuming only `queue`, so test runs can share a Redis broker."""
+    return [
+        sys.executable, "-m", "celery", "-A", "routerproject", "worker", "--pool=solo",
+        "--without-mingle", "--without-gossip", "--loglevel=WARNING", "-Q", queue,
+    ]  # fmt: skip
+
+
+@dataclass
+class Upstream:
+    """The simulated backend (`routing.fakeupstream`) as a process that can be killed and restarted."""
+
+    url: str
+    port: int
+    env: dict[str, str]
+    stack: ExitStack = field(default_factory=ExitStack)
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def on_free_port(cls, env: dict[str, str]) -> "Upstream":
+        port = free_port()
+        return cls(f"http://127.0.0.1:{port}", port, env)
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "routing.fakeupstream", "--port", str(self.port)]
+        self.process = self.stack.enter_context(
+            running(command, env=self.env, ready_url=f"{self.url}/health")
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.stack.close()
+        self.stack = ExitStack()
+        self.process = None
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.url}/_fake/stats", timeout=5).json()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_fake/reset", timeout=5)
+
+
+def worker_pids(arbiter_pid: int) -> list[int]:
+    """The child processes of a gunicorn arbiter (or any process): its workers."""
+    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes a process has read so far (/proc/pid/io rchar): grows when a worker serves a request."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no rchar for {pid}")

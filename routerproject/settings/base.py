@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # The kernel is an app only for its management commands (`migrate` under an advisory lock).
+    "routerproject",
     "routing",
     "configversions",
     "authjwt",
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "routerproject.headers.SecurityHeadersMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "routerproject.unavailable.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -133,3 +137,4 @@ from .jwt import *  # noqa: E402, F403
 from .logs import *  # noqa: E402, F403
 from .monitoring import *  # noqa: E402, F403
 from .neural import *  # noqa: E402, F403
+from .security import *  # noqa: E402, F403

@@ -10,10 +10,16 @@ from .gateway import HEALTH_CHECK_INTERVAL_SECONDS
 _var_dir = Path(env_str("ROUTER_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var")))
 _redis_url = env_str("REDIS_URL")
 
+# A job taken by a worker that dies before acknowledging it goes back to the queue after this long
+# (Redis broker). Longer than any job runs, or a running job would be handed to a second worker.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
+
 if _redis_url:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _redis_url)
     CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _redis_url)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS
+    }
 else:
     # One process: the worker and beat run as threads of the web process (routerproject.celery).
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
@@ -24,7 +30,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Separate queues let several deployments (or test runs) share one Redis broker.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
+# A job is acknowledged when it ends, not when it starts, and one whose worker process died (killed,
+# out of memory) is queued again rather than lost: it runs again, so every job is idempotent
+# (routing.flush_routing_outcomes keeps a ledger; the others overwrite, delete or add a sample).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -17,6 +17,14 @@ GATEWAY_REQUEST_TIMEOUT_S = env_float("GATEWAY_REQUEST_TIMEOUT_S", 300.0)
 # larger ones and streams are relayed chunk by chunk.
 GATEWAY_BUFFER_LIMIT_BYTES = env_int("GATEWAY_BUFFER_LIMIT_BYTES", 1 << 20, minimum=0)
 
+# Client request bodies above this size get 413 without being read whole: a larger Content-Length
+# is refused before any byte is read, a body without one is counted as it arrives. The default
+# leaves room for audio and image uploads (OpenAI's own limit for audio is 25 MB).
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 << 20, minimum=1)
+# `max_tokens` / `max_completion_tokens` above this are refused (400) before reaching an upstream:
+# no model writes that much, and some upstreams overflow on huge integers.
+GATEWAY_MAX_OUTPUT_TOKENS = env_int("GATEWAY_MAX_OUTPUT_TOKENS", 1 << 20, minimum=1)
+
 # Resilience (README "Resilience"). Retries on another instance happen before the first byte only.
 # Connect errors and upstream 429s are always retried (nothing was processed); timeouts and 5xx
 # only when this is on or the client sent an `Idempotency-Key`, since the upstream may have billed.

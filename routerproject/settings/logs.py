@@ -1,9 +1,11 @@
-"""Logging: one console stream, with secrets masked before any handler sees a record."""
+"""Logging: one console stream; every record has its secrets masked when it is made
+(`routerproject.masking.configure_logging`), before any handler, ours or a server's, sees it."""
 
 from .env import env_str
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 
+LOGGING_CONFIG = "routerproject.masking.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,7 +5,7 @@ is recorded: set it for every gunicorn worker (docker/gunicorn.conf.py empties i
 `/metrics` adds up every worker's values.
 """
 
-from .env import env_list, env_str
+from .env import env_float, env_list, env_str
 
 # Bearer token for /admin/* (the seed's variable). Unset: /admin/* accepts staff operators instead
 # (JWT bearer or HTTP Basic; never the session cookie, these endpoints being CSRF-exempt).
@@ -14,3 +14,13 @@ TINY_DANCER_AUTH_TOKEN = env_str("TINY_DANCER_AUTH_TOKEN")
 TINY_DANCER_CORS_ORIGINS = env_list("TINY_DANCER_CORS_ORIGINS", [])
 # Seconds between two runs of the auto degradation policy.
 MONITORING_DEGRADATION_CHECK_SECONDS = 30.0
+
+# How often each serving process hands its traffic counts to shared state for the overview's
+# history (monitoring.traffic); the history job adds up what has arrived.
+MONITORING_TRAFFIC_FLUSH_SECONDS = env_float("MONITORING_TRAFFIC_FLUSH_SECONDS", 5.0)
+if MONITORING_TRAFFIC_FLUSH_SECONDS <= 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "MONITORING_TRAFFIC_FLUSH_SECONDS must be a positive number of seconds"
+    )

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from .base import GENERATION_KEY, AtomicScript, SharedState
 from .memory import MemoryState
+from .outage import OutageGate, StateUnavailable, log_degraded
 from .redis import STATE_ERRORS, RedisState
 
 __all__ = [
@@ -13,9 +14,12 @@ __all__ = [
     "STATE_ERRORS",
     "AtomicScript",
     "MemoryState",
+    "OutageGate",
     "RedisState",
     "SharedState",
+    "StateUnavailable",
     "get_state",
+    "log_degraded",
 ]
 
 

@@ -117,6 +117,10 @@ class SharedState(Protocol):
         """Keep only the last `keep` values (LTRIM -keep -1): a capped list with `list_push`."""
         ...
 
+    def list_remove(self, key: str, value: str) -> int:
+        """Remove every occurrence of `value` (LREM key 0 value); returns how many."""
+        ...
+
     def clear(self) -> None:
         """Remove every key under this state's prefix (tests, `cache/clear`)."""
         ...

@@ -197,6 +197,15 @@ class MemoryState:
             if isinstance(current, list):
                 self._values[key] = current[-keep:] if keep > 0 else []
 
+    def list_remove(self, key: str, value: str) -> int:
+        with self._lock:
+            current = self._live(key)
+            if not isinstance(current, list):
+                return 0
+            kept = [item for item in current if item != value]
+            self._values[key] = kept
+            return len(current) - len(kept)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

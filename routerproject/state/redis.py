@@ -1,20 +1,32 @@
 """Fleet-wide shared state in Redis.
 
 A sync client serves the management API and Celery; the hot path uses an asyncio client, one per
-event loop (a connection pool cannot cross loops). Every key carries the configured prefix.
+event loop (a connection pool cannot cross loops). Every key carries the configured prefix. Every
+operation passes the process's `OutageGate`: while Redis is known to be unreachable, calls fail at
+once with `StateUnavailable` instead of each waiting for a connection or a socket timeout.
 """
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .base import AtomicScript
+from .outage import OUTAGE_RETRY_SECONDS, OutageGate
 
 # Connections per event loop (one loop per worker process) for the hot path.
 ASYNC_POOL_SIZE = 256
+# One immediate retry of a broken connection (a pooled connection that a Redis restart closed) and
+# none of a timeout: redis-py's default of 10 retries with backoff would hold a request for tens of
+# seconds against a frozen server. Retrying later is the outage gate's business.
+_RETRIES = 1
 
 # KEYS: the counters; ARGV: start index (0-based), TTL in ms (0: none), then one weight per key.
 _INCR_LEAST = """
@@ -40,17 +52,69 @@ return chosen - 1
 
 # What a shared-state call raises when the state is unreachable (Redis down, socket errors).
 STATE_ERRORS = (redis.RedisError, OSError)
+# The failures that say the server is unreachable (not an error the server answered with).
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _gated(method: _Method) -> _Method:
+    """Run a RedisState operation through its outage gate."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def run_async(self: "RedisState", *args: Any, **kwargs: Any) -> Any:
+            self.gate.enter()
+            try:
+                result = await method(self, *args, **kwargs)
+            except _UNREACHABLE as exc:
+                self.gate.failed(exc)
+                raise
+            except BaseException:
+                self.gate.abandoned()
+                raise
+            self.gate.succeeded()
+            return result
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def run(self: "RedisState", *args: Any, **kwargs: Any) -> Any:
+        self.gate.enter()
+        try:
+            result = method(self, *args, **kwargs)
+        except _UNREACHABLE as exc:
+            self.gate.failed(exc)
+            raise
+        except BaseException:
+            self.gate.abandoned()
+            raise
+        self.gate.succeeded()
+        return result
+
+    return run  # type: ignore[return-value]
 
 
 class RedisState:
     backend_name = "redis"
 
-    def __init__(self, url: str, *, prefix: str = "router:", socket_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "router:",
+        socket_timeout: float = 2.0,
+        retry_after: float = OUTAGE_RETRY_SECONDS,
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self._timeout = socket_timeout
+        self.gate = OutageGate(retry_after)
         self.client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,)),
         )
         self._async_clients: dict[int, Any] = {}
         self._incr_least = self.client.register_script(_INCR_LEAST)
@@ -67,22 +131,30 @@ class RedisState:
         if client is None:
             # A blocking pool: a burst of concurrent requests waits (up to the socket timeout) for a
             # connection instead of failing with "Too many connections" at redis-py's default 100.
+            retry = AsyncRetry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,))
             pool = aredis.BlockingConnectionPool.from_url(
                 self.url,
                 max_connections=ASYNC_POOL_SIZE,
                 timeout=self._timeout,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
+                retry=retry,
             )
-            client = aredis.Redis(connection_pool=pool)
+            client = aredis.Redis(connection_pool=pool, retry=retry)
             self._async_clients[loop_id] = client
         return client
 
     def ping(self) -> bool:
+        """Asks the server even while the gate is closed (health checks want the truth now)."""
         try:
-            return bool(self.client.ping())
+            answered = bool(self.client.ping())
+        except _UNREACHABLE as exc:
+            self.gate.failed(exc)
+            return False
         except redis.RedisError:
             return False
+        self.gate.succeeded()
+        return answered
 
     @staticmethod
     def _text(value: bytes | str | None) -> str | None:
@@ -92,17 +164,21 @@ class RedisState:
     def _px(ttl_seconds: float) -> int:
         return max(1, int(ttl_seconds * 1000))
 
+    @_gated
     def get(self, key: str) -> str | None:
         return self._text(self.client.get(self._k(key)))
 
+    @_gated
     async def aget(self, key: str) -> str | None:
         return self._text(await self.aclient.get(self._k(key)))
 
+    @_gated
     def get_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []
         return [self._text(v) for v in self.client.mget([self._k(k) for k in keys])]
 
+    @_gated
     async def aget_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []
@@ -127,6 +203,7 @@ class RedisState:
     def _strings(result: Any) -> list[str]:
         return [v.decode() if isinstance(v, bytes) else str(v) for v in result or []]
 
+    @_gated
     def run_script(
         self,
         script: AtomicScript,
@@ -139,6 +216,7 @@ class RedisState:
         )
         return self._strings(registered(keys=script_keys, args=script_args))
 
+    @_gated
     async def arun_script(
         self,
         script: AtomicScript,
@@ -151,19 +229,23 @@ class RedisState:
         )
         return self._strings(await registered(keys=script_keys, args=script_args))
 
+    @_gated
     def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
         self.client.set(
             self._k(key), value, px=None if ttl_seconds is None else self._px(ttl_seconds)
         )
 
+    @_gated
     async def aset(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
         await self.aclient.set(
             self._k(key), value, px=None if ttl_seconds is None else self._px(ttl_seconds)
         )
 
+    @_gated
     def delete(self, *keys: str) -> int:
         return int(self.client.delete(*(self._k(k) for k in keys))) if keys else 0
 
+    @_gated
     def incr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
         pipe = self.client.pipeline()
         pipe.incrby(self._k(key), amount)
@@ -171,6 +253,7 @@ class RedisState:
             pipe.pexpire(self._k(key), self._px(ttl_seconds), nx=True)
         return int(pipe.execute()[0])
 
+    @_gated
     async def aincr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
         pipe = self.aclient.pipeline()
         pipe.incrby(self._k(key), amount)
@@ -184,6 +267,7 @@ class RedisState:
         ttl = 0 if ttl_seconds is None else self._px(ttl_seconds)
         return [self._k(k) for k in keys], [start, ttl, *weights]
 
+    @_gated
     def incr_least(
         self,
         keys: Sequence[str],
@@ -194,6 +278,7 @@ class RedisState:
         script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
         return int(self._incr_least(keys=script_keys, args=args))
 
+    @_gated
     async def aincr_least(
         self,
         keys: Sequence[str],
@@ -208,43 +293,58 @@ class RedisState:
         script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
         return int(await script(keys=script_keys, args=args))
 
+    @_gated
     def set_add(self, key: str, *members: str) -> int:
         return int(self.client.sadd(self._k(key), *members)) if members else 0
 
+    @_gated
     def set_remove(self, key: str, *members: str) -> int:
         return int(self.client.srem(self._k(key), *members)) if members else 0
 
+    @_gated
     def set_contains(self, key: str, member: str) -> bool:
         return bool(self.client.sismember(self._k(key), member))
 
+    @_gated
     async def aset_contains(self, key: str, member: str) -> bool:
         return bool(await self.aclient.sismember(self._k(key), member))
 
+    @_gated
     def set_size(self, key: str) -> int:
         return int(self.client.scard(self._k(key)))
 
+    @_gated
     def list_push(self, key: str, *values: str) -> int:
         return int(self.client.rpush(self._k(key), *values)) if values else 0
 
+    @_gated
     async def alist_push(self, key: str, *values: str) -> int:
         return int(await self.aclient.rpush(self._k(key), *values)) if values else 0
 
+    @_gated
     def list_drain(self, key: str, limit: int) -> list[str]:
         values = self.client.lpop(self._k(key), limit) or []
         return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
+    @_gated
     def list_range(self, key: str, count: int) -> list[str]:
         if count <= 0:
             return []
         values = self.client.lrange(self._k(key), -count, -1) or []
         return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
+    @_gated
     def list_trim(self, key: str, keep: int) -> None:
         if keep <= 0:
             self.client.delete(self._k(key))
         else:
             self.client.ltrim(self._k(key), -keep, -1)
 
+    @_gated
+    def list_remove(self, key: str, value: str) -> int:
+        return int(self.client.lrem(self._k(key), 0, value))
+
+    @_gated
     def clear(self) -> None:
         batch: list[bytes] = []
         for key in self.client.scan_iter(match=self.prefix + "*", count=500):

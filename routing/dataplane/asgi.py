@@ -9,19 +9,31 @@ one for `response.close()`, and the sync `close_old_connections` receivers of re
 request_finished — plus a new thread for every request, from the per-request ThreadSensitiveContext.
 None of that middleware serves the /v1 API (no sessions, cookies, CSRF or HTML there), so /v1 skips
 it; every other path keeps Django's full stack. What /v1 gives up: django_prometheus's per-view
-metrics (the data plane records its own metrics in a later issue) and the request signals (the /v1
+metrics (the data plane records its own, monitoring.metrics) and the request signals (the /v1
 views do no database work; the live configuration rebuilds in its own thread).
+
+The body is read here with a bound (`GATEWAY_MAX_BODY_BYTES`): a declared Content-Length above it
+is refused before any byte is read, and a body without one (chunked) is counted as it arrives and
+refused as soon as it passes the bound, so no client makes a worker hold more than that. A body that
+is large (above `PREAUTH_BODY_BYTES`) or of unknown size is only read once the client's API key is
+accepted, so a client without a key cannot make a worker read megabytes; small bodies, the common
+case, skip that extra check (the pipeline checks the key anyway).
 """
 
 import asyncio
 import contextlib
+import io
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
+
+from . import errors, pipeline
+from .views import refused
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -29,6 +41,36 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 V1_PREFIX = "/v1/"
+# Bodies declared larger than this, or sent without a length, wait for the API key check.
+PREAUTH_BODY_BYTES = 64 * 1024
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.isdigit():
+            return int(value)
+    return None
+
+
+async def read_bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to exceed `limit` bytes (the rest unread).
+    A client that disconnects raises RequestAborted."""
+    declared = declared_length(scope)
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class V1Handler(ASGIHandler):
@@ -42,17 +84,34 @@ class V1Handler(ASGIHandler):
         await self.handle(scope, receive, send)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        set_script_prefix(get_script_prefix(scope))
+        # The body is attached below, once read: Django never reads it from this file.
+        body_file = io.BytesIO()
+        request, _ = self.create_request(scope, body_file)
+        if request is None:
+            # Django could not build a request (a path that is not UTF-8): answered in OpenAI's shape.
+            await self.send_response(
+                errors.bad_request("The request is malformed.").response(), send
+            )
+            return
+        declared = declared_length(scope)
+        if scope["method"] == "POST" and (declared is None or declared > PREAUTH_BODY_BYTES):
+            try:
+                await pipeline.authenticate(request, None)
+            except errors.GatewayError as refusal:
+                await self.send_response(refused(request, refusal), send)
+                return
         try:
-            body_file = await self.read_body(receive)
+            body = await read_bounded_body(scope, receive, limit)
         except RequestAborted:
             return
-        set_script_prefix(get_script_prefix(scope))
-        request, error_response = self.create_request(scope, body_file)
-        if request is None:
-            assert error_response is not None
-            body_file.close()
-            await self.send_response(error_response, send)
+        if body is None:
+            # Without the listener below: the unread body is not a disconnect.
+            await self.send_response(refused(request, errors.body_too_large(limit)), send)
             return
+        # Read already: Django's own read would apply DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) instead.
+        request._body = body
 
         async def process_request() -> Any:
             response = await self.run_get_response(request)

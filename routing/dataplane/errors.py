@@ -48,8 +48,21 @@ class GatewayError(Exception):
         return response
 
 
-def bad_request(message: str, *, param: str | None = None) -> GatewayError:
-    return GatewayError(400, message, param=param, code="invalid_request")
+def bad_request(
+    message: str, *, param: str | None = None, code: str = "invalid_request"
+) -> GatewayError:
+    return GatewayError(400, message, param=param, code=code)
+
+
+def body_too_large(limit: int) -> GatewayError:
+    error = GatewayError(
+        413,
+        f"The request body is larger than this gateway accepts ({limit} bytes).",
+        code="request_too_large",
+    )
+    # The rest of the body is never read: the connection cannot carry another request.
+    error.headers["Connection"] = "close"
+    return error
 
 
 def model_not_found(model: str) -> GatewayError:
@@ -67,6 +80,18 @@ def no_instance(model: str) -> GatewayError:
         f"No instance of '{model}' is available right now; try again shortly.",
         kind="server_error",
         code="no_available_instance",
+        retry_after=1,
+    )
+
+
+def unavailable() -> GatewayError:
+    """What the gateway cannot answer without its configuration store (see `pipeline.handle`)."""
+    return GatewayError(
+        503,
+        "The gateway cannot serve this request right now (its configuration store is "
+        "unavailable); try again shortly.",
+        kind="server_error",
+        code="service_unavailable",
         retry_after=1,
     )
 

@@ -8,7 +8,8 @@ relay → record. Each step is one function:
   while failures happen before the first byte and `resilience.retry.may_retry` allows; then the
   service's fallback models are tried in order, then its fixed fallback response if it has one.
 Shared-state failures in these resilience steps fail open (logged): an unreachable Redis must not
-refuse every request.
+refuse every request. A database or shared-state failure that escapes every step (a worker that
+starts during a database outage has no snapshot to serve from) answers 503 in OpenAI's shape.
 """
 
 import asyncio
@@ -22,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from authjwt.keys import ApiKeyError, ApiKeyPrincipal, authenticate_client
 from monitoring import metrics
 from monitoring.live import arefresh_view
-from routerproject.state import STATE_ERRORS, SharedState, get_state
+from routerproject.state import STATE_ERRORS, SharedState, get_state, log_degraded
 from routing.live import aget_live_config
 from routing.resilience import breakers, rate_limit, retry
 from routing.resilience.limiters import Decision
@@ -161,7 +163,9 @@ async def authenticate(
         except rate_limit.RateLimited as refused:
             raise _refusal(refused, exchange) from None
         except STATE_ERRORS as exc:
-            logger.warning("Per-key rate limit not enforced, shared state unavailable: %s", exc)
+            log_degraded(
+                logger, exc, "Per-key rate limit not enforced, shared state unavailable: %s", exc
+            )
     return principal
 
 
@@ -184,8 +188,12 @@ async def admit(
     except rate_limit.RateLimited as refused:
         raise _refusal(refused, exchange or Exchange("")) from None
     except STATE_ERRORS as exc:
-        logger.warning(
-            "Rate limit of %s not enforced, shared state unavailable: %s", service.service_type, exc
+        log_degraded(
+            logger,
+            exc,
+            "Rate limit of %s not enforced, shared state unavailable: %s",
+            service.service_type,
+            exc,
         )
         return None
     if decision is not None and exchange is not None:
@@ -199,8 +207,12 @@ async def record_outcome(instance: InstanceSpec, outcome: str) -> None:
     try:
         await breakers.arecord(instance, not retry.is_failure(outcome), get_state())
     except STATE_ERRORS as exc:
-        logger.warning(
-            "Breaker of %s not updated, shared state unavailable: %s", instance.instance_id, exc
+        log_degraded(
+            logger,
+            exc,
+            "Breaker of %s not updated, shared state unavailable: %s",
+            instance.instance_id,
+            exc,
         )
 
 
@@ -240,8 +252,15 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     exchange.on_end = record
     try:
         response = await _serve(request, endpoint, exchange)
+        # An upstream's answer relayed (its own 5xx or 429 included) is counted in the metrics;
+        # Django would log each relayed 500 as the gateway's "Internal Server Error".
+        response._has_been_logged = True  # type: ignore[attr-defined]
     except errors.GatewayError as error:
         response = error.response()
+    except (DatabaseError, *STATE_ERRORS) as exc:
+        logger.warning("/v1 request refused, %s unavailable: %s", _store_of(exc), exc)
+        response = errors.unavailable().response()
+        response._has_been_logged = True  # type: ignore[attr-defined]
     except asyncio.CancelledError:
         status = 499  # the client left before the answer started
         exchange.end()
@@ -312,6 +331,10 @@ async def _serve(request: HttpRequest, endpoint: Endpoint, exchange: Exchange) -
     if failure.response is not None:
         return failure.response
     raise failure.error or errors.no_instance(model)
+
+
+def _store_of(error: BaseException) -> str:
+    return "database" if isinstance(error, DatabaseError) else "shared state"
 
 
 def _fixed_fallback(service: ServiceSpec) -> HttpResponse:
@@ -416,7 +439,9 @@ class _Attempts:
             try:
                 usable, known, all_open = await breakers.eligible(candidates, self.state)
             except STATE_ERRORS as exc:
-                logger.warning("Breakers and health not read, shared state unavailable: %s", exc)
+                log_degraded(
+                    logger, exc, "Breakers and health not read, shared state unavailable: %s", exc
+                )
                 usable, known, all_open = candidates, {}, False
             if len(usable) == len(candidates):
                 usable = candidates  # the same tuple: the balancer's prepared pool is reused
@@ -453,7 +478,9 @@ class _Attempts:
         except rate_limit.RateLimited as refused:
             return _refusal(refused, self.exchange)
         except STATE_ERRORS as exc:
-            logger.warning("Instance rate limit not enforced, shared state unavailable: %s", exc)
+            log_degraded(
+                logger, exc, "Instance rate limit not enforced, shared state unavailable: %s", exc
+            )
         return None
 
 

@@ -2,13 +2,18 @@
 
 `choose` is the only place the balancers meet shared state: the round-robin cursor and the
 in-flight counts live in `SharedState`, so every worker of the fleet follows the same sequence.
+While the shared state is unreachable each worker balances on its own: round robin follows a
+counter of the process, least connections becomes a weighted random pick (no count is leased), and
+a lease whose release fails is dropped (its increment fades after IN_FLIGHT_TTL_SECONDS).
 """
 
+import itertools
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from routerproject.state import SharedState
+from routerproject.state import STATE_ERRORS, SharedState, log_degraded
 from routing.service_types import LoadBalancer
 from routing.snapshot import InstanceSpec, ServiceSpec
 
@@ -19,11 +24,13 @@ IN_FLIGHT_TTL_SECONDS = 600.0
 _POOL_CACHE_LIMIT = 512
 
 _rng = random.Random()
+_local_turns = itertools.count(1)  # round robin of this process while the shared state is down
+logger = logging.getLogger(__name__)
 _pools: dict[int, tuple[tuple[InstanceSpec, ...], Pool]] = {}
 
 
 class NoInstanceAvailable(Exception):
-    """Every candidate of the model is disabled, drained or (later) unhealthy or broken."""
+    """Every candidate of the model is disabled or drained (weight 0)."""
 
 
 def in_flight_key(instance: InstanceSpec) -> str:
@@ -35,8 +42,8 @@ def round_robin_key(service_type: str, model: str) -> str:
 
 
 def is_eligible(instance: InstanceSpec) -> bool:
-    # Health and breaker checks join here when they exist (a later issue): they must stay cheap,
-    # reading the same shared state the outcome recorder writes.
+    # The static part of eligibility; health and breakers are read from shared state beforehand
+    # (routing.resilience.breakers.eligible), in one round trip for every candidate.
     return instance.enabled and instance.weight > 0
 
 
@@ -72,7 +79,10 @@ class Lease:
             return
         self.released = True
         if self.in_flight_key is not None:
-            await self.state.aincr(self.in_flight_key, -1)
+            try:
+                await self.state.aincr(self.in_flight_key, -1)
+            except STATE_ERRORS as exc:
+                _release_failed(self.in_flight_key, exc)
 
     def release(self) -> None:
         """For sync teardown paths (a response closed before its body was ever iterated)."""
@@ -80,7 +90,14 @@ class Lease:
             return
         self.released = True
         if self.in_flight_key is not None:
-            self.state.incr(self.in_flight_key, -1)
+            try:
+                self.state.incr(self.in_flight_key, -1)
+            except STATE_ERRORS as exc:
+                _release_failed(self.in_flight_key, exc)
+
+
+def _release_failed(key: str, error: BaseException) -> None:
+    log_degraded(logger, error, "In-flight count %s not released, shared state unavailable", key)
 
 
 async def choose(
@@ -100,14 +117,22 @@ async def choose(
     pool = pool_of(instances)
     balancer = service.load_balancer
     if balancer == LoadBalancer.ROUND_ROBIN:
-        counter = await state.aincr(round_robin_key(service.service_type, model))
+        try:
+            counter = await state.aincr(round_robin_key(service.service_type, model))
+        except STATE_ERRORS as exc:
+            log_degraded(logger, exc, "Round robin of this worker only, shared state unavailable")
+            counter = next(_local_turns)
         return Lease(instances[pick_round_robin(pool, counter - 1)], state)
     if balancer == LoadBalancer.LEAST_CONNECTIONS:
         keys = [in_flight_key(i) for i in instances]
         start = int(draw() * len(instances))
-        index = await state.aincr_least(keys, pool.weights, start, IN_FLIGHT_TTL_SECONDS)
+        try:
+            index = await state.aincr_least(keys, pool.weights, start, IN_FLIGHT_TTL_SECONDS)
+        except STATE_ERRORS as exc:
+            log_degraded(logger, exc, "Least connections as random, shared state unavailable")
+            return Lease(instances[pick_random(pool, draw())], state)
         return Lease(instances[index], state, keys[index])
     if balancer == LoadBalancer.IP_HASH:
         return Lease(instances[pick_ip_hash(pool, client_ip)], state)
-    # `random`, and `neural` until the neural router exists (a later issue).
+    # `random`; and `neural`, whose candidates the neural router has already narrowed to one tier.
     return Lease(instances[pick_random(pool, draw())], state)

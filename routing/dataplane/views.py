@@ -26,6 +26,11 @@ def _stamped(response: HttpResponseBase, request: HttpRequest, started: float) -
     ).stamp(response)
 
 
+def refused(request: HttpRequest, error: GatewayError) -> HttpResponseBase:
+    """An answer made before the pipeline runs (a body over the size limit)."""
+    return _stamped(error.response(), request, time.perf_counter())
+
+
 def _method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponseBase:
     error = GatewayError(405, f"Method {request.method} is not allowed here; use {allowed}.")
     response = error.response()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
@@ -185,3 +186,18 @@ def test_a_failing_state_falls_back_to_the_database(monkeypatch, django_assert_n
         assert authenticate(raw, service_type="chat")
     ApiKey.objects.filter(pk=api_key.pk).update(enabled=False)  # no invalidation reached anyone
     assert _refused(raw).status == 401
+
+
+def test_an_expired_cache_entry_answers_while_the_database_is_unreachable(monkeypatch, settings):
+    api_key, raw = api_key_create(name="app")
+    _, unseen = api_key_create(name="never used")
+    authenticate(raw, service_type="chat")
+    settings.API_KEY_CACHE_MAX_AGE_SECONDS = 0  # every entry is due to be read again
+
+    async def database_down(digest):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(keys, "_load", database_down)
+    assert authenticate(raw, service_type="chat").key_id == str(api_key.pk)
+    with pytest.raises(OperationalError):  # nothing to answer from: the gateway says 503
+        authenticate(unseen, service_type="chat")

@@ -98,6 +98,29 @@ def test_a_revocation_during_an_outage_reaches_the_set_when_the_state_returns(
     assert state.set_contains(blacklist.REVOKED_SET_KEY, pair.access_record.jti)
 
 
+def test_a_worker_that_missed_the_outage_still_refuses_a_token_revoked_during_it(
+    staff_user, monkeypatch
+):
+    earlier, victim, live = _sessions(3)
+    token_revoke(token_id=earlier.access_record.pk, actor=None)
+    assert blacklist.is_revoked(earlier.access_record.jti)  # the set is loaded and marked
+    state = get_state()
+    real_add = state.set_add
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(state, "set_add", broken)
+    token_revoke(token_id=victim.access_record.pk, actor=None)  # the set misses it
+    monkeypatch.setattr(state, "set_add", real_add)
+    assert not state.set_contains(blacklist.REVOKED_SET_KEY, victim.access_record.jti)
+    # Another worker: it never failed a call, so only the database can tell it the set is behind.
+    blacklist.reset_process_view()
+    assert blacklist.is_revoked(victim.access_record.jti)
+    assert state.set_contains(blacklist.REVOKED_SET_KEY, victim.access_record.jti)
+    assert not blacklist.is_revoked(live.access_record.jti)
+
+
 def test_ensure_demo_key_creates_one_key_once(capsys):
     call_command("ensure_demo_key")
     out = capsys.readouterr().out

@@ -43,7 +43,7 @@ def configured():
 @pytest.mark.parametrize("suffix", ["yaml", "json"])
 def test_export_then_import_gives_an_identical_snapshot(configured, tmp_path, suffix):
     path = tmp_path / f"config.{suffix}"
-    call_command("export_config", "--out", str(path))
+    call_command("export_config", "--out", str(path), "--include-secrets")
     assert (path.stat().st_mode & 0o777) == 0o600
     configuration_reset(actor=None)
     assert live_snapshot() != configured

@@ -15,6 +15,7 @@ from monitoring.history import (
     traffic_series,
 )
 from monitoring.tasks import record_traffic_sample
+from monitoring.traffic import TrafficTally
 from routerproject.state import get_state
 
 
@@ -82,20 +83,77 @@ def test_the_series_has_one_point_per_pair_of_samples():
     assert traffic_series(samples[:1]) == []
 
 
-def test_the_job_appends_the_fleets_totals(monkeypatch):
+class _Exchange:
+    """What observe_exchange reads of a finished /v1 request."""
+
+    service_type, model, instance_id = "chat", "m", "m@http://x"
+    retries, fallback_model, rejected_by = 0, "", ""
+    prompt_tokens = completion_tokens = 0
+    upstream_wait, first_byte = 0.001, None
+
+    def __init__(self, seconds: float) -> None:
+        self.started = 100.0
+        self.ended = 100.0 + seconds
+
+
+def _served(status: int, seconds: float) -> None:
+    exchange = _Exchange(seconds)
+    metrics.exchange_started(exchange.service_type)
+    metrics.observe_exchange(exchange, status, ended=exchange.ended)  # type: ignore[arg-type]
+
+
+def test_the_job_adds_what_the_serving_processes_handed_over():
     first = record_traffic_sample()
-    metrics.REQUESTS.labels("chat", "m", "m@http://x", "200").inc(3)
-    metrics.REQUESTS.labels("chat", "m", "m@http://x", "503").inc(2)
-    metrics.REQUEST_SECONDS.labels("chat", "m").observe(0.02)
-    metrics.ROUTER_LIGHTWEIGHT.inc()
+    _served(200, 0.02)
+    _served(200, 0.02)
+    _served(503, 3.0)
+    metrics.observe_router_decision(lightweight=True, inference_seconds=None)
+    # Counts another process handed over (a worker of another host, say).
+    tally = TrafficTally(LATENCY_BOUNDS)
+    tally.request(200, 0.3)
+    tally.request(502, 0.3)
+    tally.route(lightweight=False)
+    assert tally.flush(get_state())
     second = record_traffic_sample()
     stored = traffic_samples()
     assert [s["t"] for s in stored] == [first["t"], second["t"]]
     assert second["requests"] - first["requests"] == 5
     assert second["errors"] - first["errors"] == 2
-    assert second["lightweight"] - first["lightweight"] == 1
-    assert sum(second["latency"]) > sum(first["latency"])
-    assert len(second["latency"]) == len(LATENCY_BOUNDS)
+    assert (second["lightweight"], second["powerful"]) == (
+        first["lightweight"] + 1,
+        first["powerful"] + 1,
+    )
+    point = traffic_point(first, second)
+    # Cumulative buckets: two within 0.025 s, two more within 0.5 s, the last within 5 s.
+    assert [point["requests"], point["p50"] <= 0.5, point["p99"] > 2.5] == [5, True, True]
+    assert second["latency"][-1] - first["latency"][-1] == 5
+    # Nothing left in transit: the next sample adds nothing.
+    assert record_traffic_sample()["requests"] == second["requests"]
+
+
+def test_totals_only_grow_whichever_worker_hands_over():
+    start = record_traffic_sample()
+    for handed in (3, 1, 2):  # a worker restarting does not make the totals go down
+        tally = TrafficTally(LATENCY_BOUNDS)
+        for _ in range(handed):
+            tally.request(200, 0.01)
+        tally.flush(get_state())
+    assert record_traffic_sample()["requests"] - start["requests"] == 6
+
+
+def test_counts_a_failed_flush_could_not_hand_over_are_kept():
+    class Down:
+        def list_push(self, key, *values):
+            raise ConnectionError("shared state is down")
+
+    start = record_traffic_sample()
+    tally = TrafficTally(LATENCY_BOUNDS)
+    tally.request(200, 0.01)
+    assert tally.flush(Down()) is False  # type: ignore[arg-type]
+    tally.request(500, 0.01)
+    assert tally.flush(get_state())
+    after = record_traffic_sample()
+    assert (after["requests"] - start["requests"], after["errors"] - start["errors"]) == (2, 1)
 
 
 def test_the_history_stays_capped_at_an_hour():

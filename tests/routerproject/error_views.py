@@ -1,7 +1,7 @@
 """Views that raise each kind of error, mounted only by the envelope tests."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.urls import include, path
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -29,6 +29,10 @@ class Raising(APIView):
             raise Conflict("Instance 'a@http://x' already exists")
         if kind == "integrity":
             raise IntegrityError("duplicate key value violates unique constraint secret_name")
+        if kind == "database-down":
+            raise OperationalError('connection to server at "db.internal" failed: refused')
+        if kind == "connection-lost":
+            raise InterfaceError("connection already closed")
         if kind == "crash":
             raise RuntimeError("secret internals: password=hunter2hunter2")
         return envelope({"kind": kind}, message="Nothing raised")

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.processes import ROOT, project_env, running
+from tests.processes import ROOT, celery_worker_command, project_env, running
 
 pytestmark = pytest.mark.processes
 
@@ -62,21 +62,7 @@ def test_worker_process_runs_jobs_through_redis(redis_server_url, tmp_path):
         ROUTER_VAR_DIR=str(tmp_path),
         STATE_KEY_PREFIX=f"test-celery:{uuid.uuid4().hex}:",
     )
-    worker = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "routerproject",
-        "worker",
-        "--pool=solo",
-        "--without-mingle",
-        "--without-gossip",
-        "--loglevel=WARNING",
-        "-Q",
-        f"q-{uuid.uuid4().hex}",
-    ]
-    queue = worker[-1]
+    queue = f"q-{uuid.uuid4().hex}"
     env["CELERY_TASK_DEFAULT_QUEUE"] = queue
-    with running(worker, env=env):
+    with running(celery_worker_command(queue), env=env):
         _assert_job_ran(_client("redis", env))

@@ -52,6 +52,18 @@ def test_conflicts_are_409_without_database_details(staff_client, kind):
     assert "secret_name" not in response.content.decode()
 
 
+@pytest.mark.parametrize("kind", ["database-down", "connection-lost"])
+def test_an_unreachable_database_is_503_without_details(staff_client, kind, caplog):
+    response = staff_client.post(f"/api/test/{kind}", {}, format="json")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.json()
+    _is_error_envelope(body, "SERVICE_UNAVAILABLE")
+    assert body["message"].startswith("The database is unavailable")
+    assert "db.internal" not in response.content.decode()
+    assert not any(r.exc_info for r in caplog.records), "a known outage logs no traceback"
+
+
 def test_unexpected_errors_are_500_without_a_traceback(staff_client, caplog):
     response = staff_client.post("/api/test/crash", {}, format="json")
     assert response.status_code == 500

@@ -33,3 +33,15 @@ def test_text_masking_leaves_ordinary_words():
         == "model qwen2:7b at http://localhost:8000"
     )
     assert "supersecret" not in mask_text('{"apiKey": "supersecretvalue"}')
+
+
+def test_text_masking_covers_jwts_url_passwords_and_cookies():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcGVyYXRvciJ9.c2lnbmF0dXJlLXZhbHVl"
+    assert "eyJzdWIiOiJvcGVyYXRvciJ9" not in mask_text(f"refresh {jwt} refused")
+    assert mask_text("broker redis://:hunter2hunter2@redis:6379/0") == (
+        "broker redis://:[masked]@redis:6379/0"
+    )
+    assert "s3cr3tpass" not in mask_text("postgres://router:s3cr3tpass@db:5432/router")
+    assert "abcdef123456" not in mask_text("Cookie: sessionid=abcdef123456")
+    # Near misses stay as they are.
+    assert mask_text("max_tokens=100 at http://h:8080/a@b") == "max_tokens=100 at http://h:8080/a@b"

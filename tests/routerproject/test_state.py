@@ -114,3 +114,11 @@ def test_lists_read_their_tail_without_draining_and_trim_to_a_cap(state):
     assert state.list_range("absent", 5) == []
     state.list_trim("absent", 5)
     assert state.list_range("absent", 5) == []
+
+
+def test_list_remove_takes_out_every_copy_of_a_value(state):
+    state.list_push("claims", "x", "y", "x", "z")
+    assert state.list_remove("claims", "x") == 2
+    assert state.list_range("claims", 10) == ["y", "z"]
+    assert state.list_remove("claims", "absent") == 0
+    assert state.list_remove("no-such-list", "x") == 0

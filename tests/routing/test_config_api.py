@@ -246,7 +246,9 @@ def test_imported_headers_with_a_nul_byte_are_refused():
 
     with pytest.raises(ValidationError) as refused:
         clean_headers({"X-Team": "a\x00b"})
-    assert refused.value.message_dict == {"headers.X-Team": ["Must be a single-line string."]}
+    assert refused.value.message_dict == {
+        "headers.X-Team": ["Must be a single-line string without control characters."]
+    }
 
 
 def test_updating_an_instance_keeps_a_masked_key(staff_client):

@@ -156,7 +156,9 @@
     setFigure("routing.total", routingText(data.routing));
     var split = document.querySelector("[data-split] .split-light");
     if (split) {
-      split.parentNode.classList.toggle("empty", data.routing.lightweightShare === null); split.style.width = Math.round((data.routing.lightweightShare || 0) * 100) + "%"; }
+      split.parentNode.classList.toggle("empty", data.routing.lightweightShare === null);
+      split.setAttribute("width", String(Math.round((data.routing.lightweightShare || 0) * 100)));
+    }
     var worst = document.querySelector('[data-figure="breakerSummary.state"]');
     if (worst) {
       worst.className = "badge breaker-" + data.breakerSummary.state.toLowerCase();

@@ -13,6 +13,7 @@ from typing import Any
 from routing.service_types import ServiceKind
 from routing.snapshot import InstanceSpec
 
+from .. import errors
 from ..endpoints import Endpoint
 from .base import UpstreamRequest, join_url, upstream_headers
 
@@ -32,32 +33,54 @@ _CONSUMED = {*_OPTIONS, "messages", "stream", "stream_options", "response_format
 _FINISH = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
 
 
+def _members(value: Any, what: str) -> Mapping[str, Any]:
+    """An object the translation reads into; anything else is the client's mistake (400)."""
+    if not isinstance(value, dict):
+        raise errors.bad_request(f"For this model, {what} must be an object.")
+    return value
+
+
+def _content(content: Any) -> tuple[Any, list[str]]:
+    """(text, images) of a message's content: a string, or a list of text and image_url parts."""
+    if not isinstance(content, list):
+        return content or "", []
+    texts, images = [], []
+    for part in content:
+        part = _members(part, "each content part")
+        if part.get("type") == "text":
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise errors.bad_request("For this model, a text part's 'text' must be a string.")
+            texts.append(text)
+        elif part.get("type") == "image_url":
+            url = _members(part.get("image_url", {}), "an image_url part's 'image_url'").get("url")
+            if not isinstance(url, str):
+                raise errors.bad_request("For this model, an image_url part needs a 'url' string.")
+            images.append(url.split(",", 1)[1] if url.startswith("data:") else url)
+    return "\n".join(texts), images
+
+
+def _ollama_tool_call(call: Any) -> dict[str, Any]:
+    function = _members(
+        _members(call, "each tool call").get("function"), "a tool call's 'function'"
+    )
+    if not isinstance(function.get("name"), str):
+        raise errors.bad_request("For this model, a tool call's function needs a 'name' string.")
+    return {
+        "function": {"name": function["name"], "arguments": _arguments(function.get("arguments"))}
+    }
+
+
 def _ollama_message(message: Mapping[str, Any]) -> dict[str, Any]:
     translated = {k: v for k, v in message.items() if k not in ("content", "tool_calls")}
-    content = message.get("content")
-    if isinstance(content, list):
-        texts, images = [], []
-        for part in content:
-            if part.get("type") == "text":
-                texts.append(part.get("text", ""))
-            elif part.get("type") == "image_url":
-                url = part.get("image_url", {}).get("url", "")
-                images.append(url.split(",", 1)[1] if url.startswith("data:") else url)
-        translated["content"] = "\n".join(texts)
-        if images:
-            translated["images"] = images
-    else:
-        translated["content"] = content or ""
-    if message.get("tool_calls"):
-        translated["tool_calls"] = [
-            {
-                "function": {
-                    "name": call["function"]["name"],
-                    "arguments": _arguments(call["function"].get("arguments")),
-                }
-            }
-            for call in message["tool_calls"]
-        ]
+    translated["content"], images = _content(message.get("content"))
+    if images:
+        translated["images"] = images
+    calls = message.get("tool_calls")
+    if calls:
+        if not isinstance(calls, list):
+            raise errors.bad_request("For this model, 'tool_calls' must be a list.")
+        translated["tool_calls"] = [_ollama_tool_call(call) for call in calls]
     return translated
 
 
@@ -65,7 +88,7 @@ def _arguments(arguments: Any) -> Any:
     if isinstance(arguments, str):
         try:
             return json.loads(arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return arguments
     return arguments
 
@@ -74,17 +97,18 @@ def chat_request(payload: Mapping[str, Any]) -> dict[str, Any]:
     request = {k: v for k, v in payload.items() if k not in _CONSUMED}
     request["messages"] = [_ollama_message(m) for m in payload.get("messages", [])]
     request["stream"] = bool(payload.get("stream", False))
-    options = dict(payload.get("options") or {})
+    options = dict(_members(payload.get("options") or {}, "'options'"))
     for openai_name, ollama_name in _OPTIONS.items():
         if payload.get(openai_name) is not None:
             options[ollama_name] = payload[openai_name]
     if options:
         request["options"] = options
-    response_format = payload.get("response_format") or {}
+    response_format = _members(payload.get("response_format") or {}, "'response_format'")
     if response_format.get("type") == "json_object":
         request["format"] = "json"
     elif response_format.get("type") == "json_schema":
-        request["format"] = response_format.get("json_schema", {}).get("schema", {})
+        schema = _members(response_format.get("json_schema", {}), "'json_schema'")
+        request["format"] = schema.get("schema", {})
     return request
 
 
@@ -263,8 +287,12 @@ class EmbedTranslation:
 def embed_request(payload: Mapping[str, Any]) -> dict[str, Any]:
     request = {k: v for k, v in payload.items() if k not in ("encoding_format", "user")}
     inputs = payload.get("input", "")
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
-        raise ValueError("Ollama embeds text: token-id input is not supported by this instance")
+    first = inputs[0] if isinstance(inputs, list) and inputs else None
+    if isinstance(first, int) or (isinstance(first, list) and first and isinstance(first[0], int)):
+        raise errors.bad_request(
+            "This model embeds text: token-id input is not supported by its instance.",
+            param="input",
+        )
     return request
 
 
@@ -283,7 +311,8 @@ class Ollama:
         explicit = instance.path if instance.path and endpoint.is_primary else ""
         if payload is not None and endpoint.route == "chat/completions":
             forwarded["content-type"] = "application/json"
-            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+            stream_options = _members(payload.get("stream_options") or {}, "'stream_options'")
+            include_usage = bool(stream_options.get("include_usage"))
             return UpstreamRequest(
                 "POST",
                 base + (explicit or "/api/chat"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, manage, project_env, running
+from tests.processes import free_port, gunicorn_command, manage, project_env, running
 
 SEED = """
 import json, os
@@ -26,6 +26,16 @@ for instance in plan["instances"]:
 from authjwt.services import api_key_create
 print("API_KEY=" + api_key_create(name="e2e client")[1])
 """
+
+
+def seed_gateway(env: dict[str, str], plan: dict) -> str:
+    """Migrate the database `env` points at, apply the plan through the control plane's services
+    (service types created or updated, then instances) and return a new client API key."""
+    migrate = manage("migrate", "--noinput", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    seeded = manage("shell", "-c", SEED, env={**env, "GATEWAY_SEED_PLAN": json.dumps(plan)})
+    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
+    return seeded.stdout.split("API_KEY=", 1)[1].split()[0]
 
 
 @dataclass
@@ -87,7 +97,10 @@ def seed_plan(upstream: str, dead: str) -> dict:
 
 
 @contextmanager
-def gateway_stack(var_dir: Path, *, workers: int = 2) -> Iterator[Gateway]:
+def gateway_stack(
+    var_dir: Path, *, workers: int = 2, settings: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """`settings`: environment variables for the gateway (e.g. GATEWAY_MAX_BODY_BYTES)."""
     upstream_port, gateway_port, dead_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}"
     dead = f"http://127.0.0.1:{dead_port}"
@@ -96,13 +109,9 @@ def gateway_stack(var_dir: Path, *, workers: int = 2) -> Iterator[Gateway]:
         DATABASE_URL=None,
         ROUTER_VAR_DIR=str(var_dir),
         STATE_KEY_PREFIX=f"test-gateway-{uuid.uuid4().hex}:",
+        **(settings or {}),
     )
-    migrate = manage("migrate", "--noinput", env=env)
-    assert migrate.returncode == 0, migrate.stderr
-    seed_env = {**env, "GATEWAY_SEED_PLAN": json.dumps(seed_plan(upstream, dead))}
-    seeded = manage("shell", "-c", SEED, env=seed_env)
-    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
-    api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
+    api_key = seed_gateway(env, seed_plan(upstream, dead))
     with ExitStack() as stack:
         stack.enter_context(
             running(
@@ -111,12 +120,8 @@ def gateway_stack(var_dir: Path, *, workers: int = 2) -> Iterator[Gateway]:
                 ready_url=f"{upstream}/health",
             )
         )
-        gunicorn = [
-            sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-            "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
-            "-b", f"127.0.0.1:{gateway_port}",
-        ]  # fmt: skip
         url = f"http://127.0.0.1:{gateway_port}"
+        gunicorn = gunicorn_command(gateway_port, workers=workers)
         stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
         client = stack.enter_context(
             httpx.Client(headers={"authorization": f"Bearer {api_key}"}, timeout=30)

@@ -1,14 +1,11 @@
 """A gateway stack for resilience tests: gunicorn workers sharing a real Redis, instances seeded
 through the control plane's services, and simulated upstreams that can be killed and restarted."""
 
-import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,40 +13,11 @@ import httpx
 from routerproject.state import RedisState
 from routing.resilience import breaker
 from routing.resilience.breakers import breaker_key
-from tests.processes import free_port, manage, project_env, running
-from tests.routing.dataplane.gateway import SEED
+from tests.processes import Upstream, free_port, gunicorn_command, project_env, running
+from tests.routing.dataplane.gateway import seed_gateway
 
 IN_FLIGHT_KEY = "lb:inflight:{}"  # routing.dataplane.selection.in_flight_key
 Plan = Callable[[list[str], str], dict]  # (upstream urls, a dead url) -> seed plan
-
-
-@dataclass
-class Upstream:
-    url: str
-    port: int
-    env: dict[str, str]
-    stack: ExitStack = field(default_factory=ExitStack)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "routing.fakeupstream", "--port", str(self.port)]
-        self.process = self.stack.enter_context(
-            running(command, env=self.env, ready_url=f"{self.url}/health")
-        )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-        self.stack.close()
-        self.stack = ExitStack()
-        self.process = None
-
-    def stats(self) -> dict:
-        return httpx.get(f"{self.url}/_fake/stats", timeout=5).json()
-
-    def reset(self) -> None:
-        httpx.post(f"{self.url}/_fake/reset", timeout=5)
 
 
 @dataclass
@@ -99,13 +67,7 @@ def resilience_stack(
         STATE_KEY_PREFIX=prefix,
         CELERY_TASK_DEFAULT_QUEUE=f"test-{uuid.uuid4().hex}",
     )
-    migrate = manage("migrate", "--noinput", env=env)
-    assert migrate.returncode == 0, migrate.stderr
-    seeded = manage(
-        "shell", "-c", SEED, env={**env, "GATEWAY_SEED_PLAN": json.dumps(plan(urls, dead))}
-    )
-    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
-    api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
+    api_key = seed_gateway(env, plan(urls, dead))
     state = RedisState(redis_url, prefix=prefix)
     servers = [Upstream(url, port, env) for url, port in zip(urls, ports, strict=True)]
     with ExitStack() as stack:
@@ -113,12 +75,8 @@ def resilience_stack(
             server.start()
             stack.callback(lambda s=server: s.process and s.kill())
         port = free_port()
-        gunicorn = [
-            sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-            "-k", "uvicorn_worker.UvicornWorker", "-w", str(workers),
-            "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-        ]  # fmt: skip
         url = f"http://127.0.0.1:{port}"
+        gunicorn = gunicorn_command(port, workers=workers)
         stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
         client = stack.enter_context(
             httpx.Client(headers={"authorization": f"Bearer {api_key}"}, timeout=30)

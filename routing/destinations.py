@@ -1,0 +1,110 @@
+"""Where an instance's `baseUrl` may point: the guard against server-side request forgery.
+
+Whoever can configure an instance makes the gateway (and its health probes) send requests, with
+the instance's credentials, to that URL. The policy (settings `INSTANCE_URL_*`) refuses denied
+networks (by default link-local, where clouds serve instance metadata and credentials) and denied
+host names, and optionally loopback and private addresses. A host name is resolved when the URL is
+validated and every address it resolves to is checked, which also catches numeric spellings such
+as `http://2852039166/` (169.254.169.254). A name that does not resolve then (a backend not up yet)
+is accepted on its name alone; a name that resolves differently later (DNS rebinding) is not
+caught here.
+"""
+
+import concurrent.futures
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], list[str]]
+
+RESOLVE_TIMEOUT_S = 2.0
+_resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="resolve")
+
+
+class Unresolvable(Exception):
+    pass
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to; Unresolvable when it does not, or not quickly."""
+
+    def lookup() -> list[str]:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [str(info[4][0]) for info in infos]
+
+    try:
+        return _resolver_pool.submit(lookup).result(timeout=RESOLVE_TIMEOUT_S)
+    except (OSError, UnicodeError, concurrent.futures.TimeoutError):
+        raise Unresolvable(host) from None
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPolicy:
+    denied_networks: tuple[IPNetwork, ...]
+    denied_hosts: frozenset[str]
+    allow_loopback: bool = True
+    allow_private: bool = True
+
+    @classmethod
+    def from_settings(cls) -> "DestinationPolicy":
+        return cls(
+            denied_networks=tuple(
+                ipaddress.ip_network(n, strict=False) for n in settings.INSTANCE_URL_DENIED_NETWORKS
+            ),
+            denied_hosts=frozenset(_host_name(h) for h in settings.INSTANCE_URL_DENIED_HOSTS),
+            allow_loopback=settings.INSTANCE_URL_ALLOW_LOOPBACK,
+            allow_private=settings.INSTANCE_URL_ALLOW_PRIVATE,
+        )
+
+    def address_refusal(self, address: IPAddress) -> str | None:
+        """Why no instance may point at `address` ("is in …"), or None."""
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        for network in self.denied_networks:
+            if address.version == network.version and address in network:
+                return f"is in the denied network {network}"
+        loopback = address.is_loopback or address.is_unspecified
+        if loopback and not self.allow_loopback:
+            return "is a loopback address, which this gateway does not allow"
+        if not loopback and not address.is_global and not self.allow_private:
+            return "is a private address, which this gateway does not allow"
+        return None
+
+
+def _host_name(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def refusal(
+    host: str, port: int, policy: DestinationPolicy, resolver: Resolver = resolve
+) -> str | None:
+    """Why an instance may not point at host:port, or None when it may."""
+    name = _host_name(host)
+    if name in policy.denied_hosts:
+        return f"{name} is a denied host"
+    literal = _literal(name)
+    if literal is not None:
+        reason = policy.address_refusal(literal)
+        return f"{literal} {reason}" if reason else None
+    try:
+        addresses: Iterable[str] = resolver(name, port)
+    except Unresolvable:
+        return None
+    for text in addresses:
+        address = _literal(text)
+        reason = policy.address_refusal(address) if address is not None else None
+        if reason is not None:
+            return f"{name} resolves to {address}, which {reason}"
+    return None

@@ -1,0 +1,188 @@
+"""The SSRF guard on instance base URLs: the policy as a pure function (resolver injected), real
+name resolution, and the field-level 400 through every door (API, dashboard, configuration file)."""
+
+import ipaddress
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from configversions.services import configuration_seed
+from routing.destinations import DestinationPolicy, Unresolvable, refusal
+from routing.models import ServiceInstance
+from tests.routerproject.test_settings import GOOD_SECRET, _load_production
+
+DEFAULT = DestinationPolicy(
+    denied_networks=tuple(
+        ipaddress.ip_network(n)
+        for n in ("169.254.0.0/16", "fe80::/10", "169.254.169.254/32", "fd00:ec2::254/128")
+    ),
+    denied_hosts=frozenset({"metadata.google.internal"}),
+)
+CLOSED = DestinationPolicy(DEFAULT.denied_networks, DEFAULT.denied_hosts, False, False)
+
+
+def resolver(table: dict[str, list[str]]):
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise Unresolvable(host)
+        return table[host]
+
+    return resolve
+
+
+NOWHERE = resolver({})
+
+
+@pytest.mark.parametrize(
+    ("host", "complaint"),
+    [
+        ("169.254.169.254", "169.254.169.254 is in the denied network 169.254.0.0/16"),
+        ("169.254.10.1", "denied network 169.254.0.0/16"),
+        ("fd00:ec2::254", "fd00:ec2::254 is in the denied network fd00:ec2::254/128"),
+        ("fe80::1", "denied network fe80::/10"),
+        ("fe80::1%eth0", "denied network fe80::/10"),
+        ("::ffff:169.254.169.254", "denied network 169.254.0.0/16"),
+        ("metadata.google.internal", "metadata.google.internal is a denied host"),
+        ("Metadata.Google.Internal.", "is a denied host"),
+    ],
+)
+def test_metadata_and_link_local_destinations_are_refused(host, complaint):
+    assert complaint in (refusal(host, 80, DEFAULT, NOWHERE) or "")
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "::1", "localhost", "10.0.0.5", "192.168.1.10", "ollama", "8.8.8.8"]
+)
+def test_local_and_private_backends_are_allowed_by_default(host):
+    local = resolver({"localhost": ["127.0.0.1", "::1"]})
+    assert refusal(host, 11434, DEFAULT, local) is None
+
+
+def test_loopback_and_private_can_be_refused_too():
+    names = resolver({"vllm.internal": ["10.1.2.3"], "localhost": ["127.0.0.1"]})
+    assert "loopback" in refusal("127.0.0.1", 80, CLOSED, names)
+    assert "loopback" in refusal("0.0.0.0", 80, CLOSED, names)  # reaches the host itself
+    assert "loopback" in refusal("localhost", 80, CLOSED, names)
+    assert "vllm.internal resolves to 10.1.2.3, which is a private address" in refusal(
+        "vllm.internal", 80, CLOSED, names
+    )
+    assert "private" in refusal("fd12::1", 80, CLOSED, names)
+    assert refusal("8.8.8.8", 80, CLOSED, names) is None
+    assert refusal("api.example.com", 443, CLOSED, names) is None  # unresolvable: by name only
+
+
+def test_every_address_a_name_resolves_to_is_checked():
+    names = resolver({"rebind.example": ["93.184.216.34", "169.254.169.254"]})
+    assert refusal("rebind.example", 80, DEFAULT, names) == (
+        "rebind.example resolves to 169.254.169.254, which is in the denied network 169.254.0.0/16"
+    )
+
+
+def test_real_resolution_catches_numeric_spellings_of_the_metadata_address():
+    # 2852039166 and 0xa9fea9fe are 169.254.169.254 to the system resolver.
+    for host in ("2852039166", "0xa9fea9fe", "169.254.43518"):
+        assert "169.254.169.254" in (refusal(host, 80, DEFAULT) or ""), host
+
+
+# --- through the control plane
+
+
+METADATA_URLS = [
+    "http://169.254.169.254/latest/meta-data",
+    "http://[fd00:ec2::254]",
+    "http://metadata.google.internal/computeMetadata/v1",
+    "http://2852039166",
+]
+
+
+def add_instance(client, base_url: str):
+    return client.post(
+        "/api/config/instance/add/chat",
+        {"name": "m", "baseUrl": base_url},
+        format="json",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("base_url", METADATA_URLS)
+def test_the_api_refuses_denied_destinations_on_the_base_url_field(staff_client, base_url):
+    response = add_instance(staff_client, base_url)
+    assert response.status_code == 400, response.json()
+    errors = response.json()["data"]["errors"]
+    assert list(errors) == ["baseUrl"]
+    assert "Not an allowed destination" in errors["baseUrl"][0]
+    assert not ServiceInstance.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("base_url", "complaint"),
+    [
+        ("file:///etc/passwd", "http:// or https://"),
+        ("gopher://127.0.0.1:6379/_FLUSHALL", "http:// or https://"),
+        ("http://user:pass@ollama:11434", "credentials"),
+        ("http://ollama:11434\r\nX-Injected: 1", "control characters"),
+        ("http://oll\tama:11434", "spaces or control characters"),
+    ],
+)
+def test_the_api_refuses_other_schemes_credentials_and_control_characters(
+    staff_client, base_url, complaint
+):
+    response = add_instance(staff_client, base_url)
+    assert response.status_code == 400
+    assert complaint in response.json()["data"]["errors"]["baseUrl"][0]
+
+
+@pytest.mark.django_db
+def test_the_allow_settings_are_read_at_validation_time(staff_client, settings):
+    assert add_instance(staff_client, "http://localhost:11434").status_code in (200, 201)
+    settings.INSTANCE_URL_ALLOW_LOOPBACK = False
+    refused = add_instance(staff_client, "http://localhost:8000")
+    assert refused.status_code == 400
+    assert "localhost resolves to" in refused.json()["data"]["errors"]["baseUrl"][0]
+    settings.INSTANCE_URL_DENIED_HOSTS = ["vllm.example"]
+    assert add_instance(staff_client, "http://VLLM.example.").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_dashboard_form_shows_the_refusal_on_its_field(staff_user):
+    configuration_seed()
+    client = Client()
+    client.force_login(staff_user)
+    form = {
+        "name": "m",
+        "base_url": "http://169.254.169.254",
+        "weight": "1",
+        "enabled": "on",
+        "adapter": "openai",
+    }
+    response = client.post("/dashboard/services/chat/instances/new/", form)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "Not an allowed destination" in errors["base_url"][0]
+    assert not ServiceInstance.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_configuration_file_with_a_denied_destination_is_refused(tmp_path):
+    configuration_seed()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "services:\n  chat:\n    instances:\n      - {name: m, baseUrl: 'http://169.254.169.254'}\n"
+    )
+    with pytest.raises(
+        CommandError, match=r"services\.chat\.instances\[0\]\.baseUrl: Not an allowed"
+    ):
+        call_command("import_config", str(path))
+    assert not ServiceInstance.objects.exists()
+
+
+def test_a_denied_network_that_is_not_a_network_stops_the_process():
+    result = _load_production(
+        DJANGO_SECRET_KEY=GOOD_SECRET,
+        ALLOWED_HOSTS="gw.example.com",
+        INSTANCE_URL_DENIED_NETWORKS="169.254.0.0/16,metadata",
+    )
+    assert result.returncode != 0
+    assert "INSTANCE_URL_DENIED_NETWORKS: 'metadata' is not a network" in result.stderr
