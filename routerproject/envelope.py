@@ -7,6 +7,8 @@ Error:   {"success": false, "message", "data", "errorCode", "timestamp"}
 from typing import Any
 
 from django.utils import timezone
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 
@@ -36,3 +38,10 @@ def envelope(
     headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(success_body(data, message), status=status, headers=headers)
+
+
+class EnvelopedMetadata(SimpleMetadata):
+    """OPTIONS answers (DRF's description of a view) in the envelope like every other answer."""
+
+    def determine_metadata(self, request: Request, view: Any) -> dict[str, Any]:
+        return success_body(super().determine_metadata(request, view), "Options of this endpoint")

@@ -38,6 +38,12 @@ class InvalidInput(DomainError):
     error_code = "VALIDATION_ERROR"
     default_message = "Parameter validation failed"
 
+    def __init__(self, message: str | None = None, *, errors: dict[str, list[str]] | None = None):
+        # Without a message, name the first field at fault, as DRF's validation errors do.
+        super().__init__(
+            message or (_validation_message(errors) if errors else None), errors=errors
+        )
+
 
 class NotFound(DomainError):
     status_code = 404
@@ -101,6 +107,18 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 }
 
 
+def _detail_message(detail: Any) -> str:
+    """The readable text of an APIException's detail, which may be nested: simplejwt's InvalidToken
+    carries {"detail", "code", "messages"}, whose str() is a Python repr."""
+    if isinstance(detail, dict) and detail:
+        return _detail_message(
+            detail["detail"] if "detail" in detail else next(iter(detail.values()))
+        )
+    if isinstance(detail, list) and detail:
+        return _detail_message(detail[0])
+    return str(detail)
+
+
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         data = {"errors": exc.errors} if exc.errors else None
@@ -146,7 +164,9 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "ERROR")
         return Response(
-            error_body(str(exc.detail), code), status=exc.status_code, headers=headers or None
+            error_body(_detail_message(exc.detail), code),
+            status=exc.status_code,
+            headers=headers or None,
         )
 
     view = context.get("view")

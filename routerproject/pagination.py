@@ -16,6 +16,7 @@ from .envelope import envelope
 from .exceptions import InvalidInput
 
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 10_000_000
 
 
 def _query_int(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
@@ -40,7 +41,7 @@ class PageSizePagination(BasePagination):
     def paginate_queryset(
         self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any]:
-        self.number = _query_int(request, self.page_query_param, 0, 0, 10_000_000)
+        self.number = _query_int(request, self.page_query_param, 0, 0, MAX_PAGE)
         self.size = _query_int(request, self.size_query_param, self.default_size, 1, MAX_PAGE_SIZE)
         self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         start = self.number * self.size
@@ -85,13 +86,18 @@ class PageSizePagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "Page number, counting from 0.",
-                "schema": {"type": "integer", "minimum": 0, "default": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE, "default": 0},
             },
             {
                 "name": self.size_query_param,
                 "required": False,
                 "in": "query",
                 "description": f"Page size (1-{MAX_PAGE_SIZE}).",
-                "schema": {"type": "integer", "minimum": 1, "default": self.default_size},
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "default": self.default_size,
+                },
             },
         ]

@@ -29,14 +29,19 @@ def enveloped(name: str, data: serializers.Field | None = None) -> serializers.S
     )
 
 
+def error_responses(*codes: int) -> dict[int, Any]:
+    """The error envelope under each status code (for list views, whose 200 the paginator shapes)."""
+    return {code: OpenApiResponse(ERROR_ENVELOPE) for code in codes}
+
+
 def responses(
     name: str,
     data: serializers.Field | None = None,
     *,
     status: int = 200,
     errors: tuple[int, ...] = (400, 404),
+    auth_errors: tuple[int, ...] = (401, 403),
 ) -> dict[int, Any]:
-    described: dict[int, Any] = {status: enveloped(name, data)}
-    for code in (*errors, 401, 403):
-        described[code] = OpenApiResponse(ERROR_ENVELOPE)
-    return described
+    """The enveloped answer and its error answers. `auth_errors` are those of the default
+    authentication and IsOperator; views that sign nobody in (login) or only need a user pass less."""
+    return {status: enveloped(name, data), **error_responses(*errors, *auth_errors)}

@@ -52,6 +52,17 @@ def _number(
     return int(value) if integer else float(value)
 
 
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store U+0000 in text or jsonb: a NUL anywhere is refused up front."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _object(value: Any, field: str, known: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError({field: ["Must be an object."]})
@@ -112,7 +123,9 @@ def clean_fallback(value: Any, field: str = "fallback") -> dict[str, Any] | None
         return None
     data = _object(value, field, {"models", "response"})
     models = data.get("models", [])
-    if not isinstance(models, list) or not all(isinstance(m, str) and m.strip() for m in models):
+    if not isinstance(models, list) or not all(
+        isinstance(m, str) and m.strip() and not _has_nul(m) for m in models
+    ):
         raise ValidationError({f"{field}.models": ["Must be a list of model names."]})
     response = data.get("response")
     if response is not None:
@@ -126,6 +139,8 @@ def clean_fallback(value: Any, field: str = "fallback") -> dict[str, Any] | None
             )
         if "body" not in response:
             raise ValidationError({f"{field}.response.body": ["This field is required."]})
+        if _has_nul(response["body"]):
+            raise ValidationError({f"{field}.response.body": ["Null characters are not allowed."]})
         response = {"status": status, "body": response["body"]}
     if not models and response is None:
         raise ValidationError({field: ["Give fallback models, a fixed response, or null."]})
@@ -163,7 +178,12 @@ def clean_base_url(value: Any, field: str = "baseUrl") -> str:
     if any(c.isspace() for c in url) or CONTROL_CHARACTERS.search(url):
         # urlsplit would silently drop tabs and line breaks, which the stored value would keep.
         raise ValidationError({field: ["Must not contain spaces or control characters."]})
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket: `http://[::1`
+        raise ValidationError(
+            {field: ["Must be an http:// or https:// URL with a host."]}
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({field: ["Must be an http:// or https:// URL with a host."]})
     if parts.query or parts.fragment:

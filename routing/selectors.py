@@ -22,7 +22,9 @@ def service_type_list() -> QuerySet[ServiceType]:
 
 
 def service_type_get(*, name: str) -> ServiceType:
-    service = service_type_list().filter(name=name).first()
+    # Only a ServiceKind can be configured; anything else (a NUL byte PostgreSQL refuses) is unknown.
+    known = str(name) in ServiceKind.__members__.values()
+    service = service_type_list().filter(name=name).first() if known else None
     if service is None:
         raise NotFound(f"Service type '{name}' is not configured")
     return service

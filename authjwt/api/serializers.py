@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..keys import display_prefix
@@ -12,19 +12,6 @@ from ..models import ApiKey, CleanupType, IssuedToken
 from ..selectors import effective_status
 
 SERVICE_TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def enveloped(name: str, data: serializers.Field | serializers.BaseSerializer) -> Any:
-    """The schema of `{success, message, data, timestamp}` around `data`."""
-    return inline_serializer(
-        name=f"{name}Envelope",
-        fields={
-            "success": serializers.BooleanField(),
-            "message": serializers.CharField(),
-            "data": data,
-            "timestamp": serializers.DateTimeField(),
-        },
-    )
 
 
 # Tokens

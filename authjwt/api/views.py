@@ -16,6 +16,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from routerproject.envelope import envelope
 from routerproject.exceptions import NotFound
 from routerproject.pagination import PageSizePagination
+from routerproject.schema import error_responses, responses
 
 from .. import selectors, services
 from ..models import ApiKey, IssuedToken
@@ -49,6 +50,11 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         raise NotFound(f"{what} '{value}' does not exist") from None
 
 
+def _credential_responses(name: str) -> dict[int, Any]:
+    """Login and refresh: nobody is signed in yet; wrong credentials are 401, too many tries 429."""
+    return responses(name, s.TokenPairOutput(), errors=(400, 401, 429), auth_errors=())
+
+
 class TokenPagination(PageSizePagination):
     message = "Token list retrieved successfully"
 
@@ -76,14 +82,15 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         parameters=[
             OpenApiParameter("userId", OpenApiTypes.STR, description="Filter by user id"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=["ACTIVE", "REVOKED", "EXPIRED"]),
-        ]
+        ],
+        responses={200: s.TokenOutput(many=True), **error_responses(400, 401, 403)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
         parameters=[OpenApiParameter("tokenId", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses=s.enveloped("TokenDetail", s.TokenDetailOutput()),
+        responses=responses("TokenDetail", s.TokenDetailOutput(), errors=(404,)),
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         token = selectors.token_get(token_id=kwargs["tokenId"])
@@ -94,7 +101,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         parameters=[OpenApiParameter("tokenId", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         request=s.RevokeInput,
-        responses=s.enveloped("TokenRevoked", s.RevokeOutput()),
+        responses=responses("TokenRevoked", s.RevokeOutput(), errors=(400, 404, 409)),
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, tokenId: str) -> Response:
@@ -114,7 +121,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         request=s.RevokeBatchInput,
-        responses=s.enveloped("TokensRevoked", s.RevokeBatchOutput()),
+        responses=responses("TokensRevoked", s.RevokeBatchOutput(), errors=(400,)),
     )
     @action(detail=False, methods=["post"], url_path="revoke-batch")
     def revoke_batch(self, request: Request) -> Response:
@@ -135,7 +142,9 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 class CleanupView(APIView):
-    @extend_schema(request=s.CleanupInput, responses=s.enveloped("Cleanup", s.CleanupOutput()))
+    @extend_schema(
+        request=s.CleanupInput, responses=responses("Cleanup", s.CleanupOutput(), errors=(400,))
+    )
     def post(self, request: Request) -> Response:
         data = s.CleanupInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -151,7 +160,7 @@ class CleanupView(APIView):
 
 
 class BlacklistStatsView(APIView):
-    @extend_schema(responses=s.enveloped("BlacklistStats", s.BlacklistStatsOutput()))
+    @extend_schema(responses=responses("BlacklistStats", s.BlacklistStatsOutput(), errors=()))
     def get(self, request: Request) -> Response:
         return envelope(
             s.BlacklistStatsOutput(selectors.blacklist_stats()).data,
@@ -164,7 +173,7 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=s.LoginInput, responses=s.enveloped("Login", s.TokenPairOutput()))
+    @extend_schema(request=s.LoginInput, responses=_credential_responses("Login"))
     def post(self, request: Request) -> Response:
         data = s.LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -177,7 +186,7 @@ class RefreshView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=s.RefreshInput, responses=s.enveloped("Refresh", s.TokenPairOutput()))
+    @extend_schema(request=s.RefreshInput, responses=_credential_responses("Refresh"))
     def post(self, request: Request) -> Response:
         data = s.RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -192,7 +201,10 @@ class RefreshView(APIView):
 class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=s.LogoutInput, responses=s.enveloped("Logout", s.LogoutOutput()))
+    @extend_schema(
+        request=s.LogoutInput,
+        responses=responses("Logout", s.LogoutOutput(), errors=(400,), auth_errors=(401,)),
+    )
     def post(self, request: Request) -> Response:
         data = s.LogoutInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -207,7 +219,10 @@ class ValidateView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.ValidateInput, responses=s.enveloped("Validate", s.ValidateOutput()))
+    @extend_schema(
+        request=s.ValidateInput,
+        responses=responses("Validate", s.ValidateOutput(), errors=(400,), auth_errors=()),
+    )
     def post(self, request: Request) -> Response:
         data = s.ValidateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -241,9 +256,13 @@ class ApiKeyViewSet(
     def get_queryset(self) -> Any:
         return selectors.api_key_list()
 
+    @extend_schema(responses={200: s.ApiKeyOutput(many=True), **error_responses(400, 401, 403)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
     @extend_schema(
         parameters=[OpenApiParameter("apiKeyId", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses=s.enveloped("ApiKeyDetail", s.ApiKeyOutput()),
+        responses=responses("ApiKeyDetail", s.ApiKeyOutput(), errors=(404,)),
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key = selectors.api_key_get(api_key_id=kwargs["apiKeyId"])
@@ -251,7 +270,7 @@ class ApiKeyViewSet(
 
     @extend_schema(
         request=s.ApiKeyCreateInput,
-        responses={201: s.enveloped("ApiKeyCreated", s.ApiKeyCreatedOutput())},
+        responses=responses("ApiKeyCreated", s.ApiKeyCreatedOutput(), status=201, errors=(400,)),
     )
     def create(self, request: Request) -> Response:
         data = s.ApiKeyCreateInput(data=request.data)
@@ -274,7 +293,7 @@ class ApiKeyViewSet(
     @extend_schema(
         parameters=[OpenApiParameter("apiKeyId", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         request=s.ApiKeyUpdateInput,
-        responses=s.enveloped("ApiKeyUpdated", s.ApiKeyOutput()),
+        responses=responses("ApiKeyUpdated", s.ApiKeyOutput(), errors=(400, 404, 409)),
     )
     def partial_update(self, request: Request, apiKeyId: str) -> Response:
         data = s.ApiKeyUpdateInput(data=request.data)
@@ -287,7 +306,7 @@ class ApiKeyViewSet(
     @extend_schema(
         parameters=[OpenApiParameter("apiKeyId", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         request=None,
-        responses=s.enveloped("ApiKeyRevoked", s.ApiKeyOutput()),
+        responses=responses("ApiKeyRevoked", s.ApiKeyOutput(), errors=(404, 409)),
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, apiKeyId: str) -> Response:

@@ -18,6 +18,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "routerproject.pagination.PageSizePagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "routerproject.exceptions.envelope_exception_handler",
+    "DEFAULT_METADATA_CLASS": "routerproject.envelope.EnvelopedMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DATETIME_FORMAT": "iso-8601",

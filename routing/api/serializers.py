@@ -2,20 +2,120 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..service_types import Adapter, LoadBalancer, Tier
+from ..config_schema import DEFAULT_BREAKER
+from ..service_types import Adapter, LoadBalancer, RateLimitAlgorithm, RateLimitScope, Tier
 
 
 def _choices(enum: type) -> list[str]:
     return [member.value for member in enum]  # type: ignore[attr-defined]
 
 
+# The nested settings as `routing.config_schema` accepts them (requests) and writes them with every
+# default filled in (answers). The serializers keep them as JSON: config_schema is the one validator,
+# these schemas only describe it.
+
+RATE_LIMIT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["algorithm", "capacity"],
+    "properties": {
+        "algorithm": {"type": "string", "enum": _choices(RateLimitAlgorithm)},
+        "capacity": {"type": "integer", "minimum": 1},
+        "refillRate": {
+            "type": "number",
+            "minimum": 1e-9,
+            "description": "Per second; defaults to the capacity.",
+        },
+        "scope": {"type": "string", "enum": _choices(RateLimitScope), "default": "service"},
+        "windowSeconds": {"type": "number", "minimum": 0.001, "default": 1.0},
+        "warmUpSeconds": {"type": "number", "minimum": 0.001, "default": 10.0},
+    },
+}
+BREAKER_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Missing keys take their defaults.",
+    "properties": {
+        "enabled": {"type": "boolean", "default": True},
+        **{
+            key: {"type": "integer", "minimum": 1, "default": DEFAULT_BREAKER[key]}
+            for key in ("failureThreshold", "recoveryTimeout", "successThreshold")
+        },
+    },
+}
+FALLBACK_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Models to try next, a fixed response, or both.",
+    "anyOf": [
+        {"required": ["models"], "properties": {"models": {"minItems": 1}}},
+        {"required": ["response"], "properties": {"response": {"type": "object"}}},
+    ],
+    "properties": {
+        "models": {"type": "array", "items": {"type": "string", "pattern": r"\S"}},
+        "response": {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": False,
+            "required": ["body"],
+            "properties": {
+                "status": {"type": "integer", "minimum": 200, "maximum": 599, "default": 200},
+                "body": {"description": "Any JSON value, answered as is."},
+            },
+        },
+    },
+}
+
+
+@extend_schema_field(RATE_LIMIT_SCHEMA)
+class RateLimitField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(BREAKER_SCHEMA)
+class CircuitBreakerField(serializers.JSONField):
+    pass
+
+
+# A service type's breaker is a required model field: `{}` is refused as blank (an instance's `{}`
+# means every default).
+@extend_schema_field({**BREAKER_SCHEMA, "minProperties": 1})
+class ServiceCircuitBreakerField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(FALLBACK_SCHEMA)
+class FallbackField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 500,
+        "pattern": "^https?://[^/?#]",
+        "description": "An http(s) URL with a host, without query string or fragment.",
+    }
+)
+class BaseUrlField(serializers.CharField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": 300, "pattern": "^(/|$)", "description": "Starts with '/'."}
+)
+class UpstreamPathField(serializers.CharField):
+    pass
+
+
 class ServiceTypeInputSerializer(serializers.Serializer):
     loadBalancer = serializers.ChoiceField(choices=_choices(LoadBalancer), source="load_balancer")
-    rateLimit = serializers.JSONField(source="rate_limit", allow_null=True)
-    circuitBreaker = serializers.JSONField(source="circuit_breaker")
-    fallback = serializers.JSONField(allow_null=True)
+    rateLimit = RateLimitField(source="rate_limit", allow_null=True)
+    circuitBreaker = ServiceCircuitBreakerField(source="circuit_breaker")
+    fallback = FallbackField(allow_null=True)
     retries = serializers.IntegerField(min_value=0, max_value=10)
     connectTimeout = serializers.IntegerField(
         source="connect_timeout_ms", min_value=1, max_value=600_000, help_text="Milliseconds."
@@ -34,20 +134,18 @@ class ServiceTypeInputSerializer(serializers.Serializer):
 
 class InstanceInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    baseUrl = serializers.CharField(source="base_url", max_length=500)
+    baseUrl = BaseUrlField(source="base_url", max_length=500)
     apiKey = serializers.CharField(
         source="api_key", max_length=500, allow_blank=True, required=False
     )
     weight = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
     enabled = serializers.BooleanField(required=False)
     adapter = serializers.ChoiceField(choices=_choices(Adapter), required=False)
-    path = serializers.CharField(max_length=300, allow_blank=True, required=False)
+    path = UpstreamPathField(max_length=300, allow_blank=True, required=False)
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     tier = serializers.ChoiceField(choices=_choices(Tier), allow_blank=True, required=False)
-    rateLimit = serializers.JSONField(source="rate_limit", allow_null=True, required=False)
-    circuitBreaker = serializers.JSONField(
-        source="circuit_breaker", allow_null=True, required=False
-    )
+    rateLimit = RateLimitField(source="rate_limit", allow_null=True, required=False)
+    circuitBreaker = CircuitBreakerField(source="circuit_breaker", allow_null=True, required=False)
 
 
 class InstanceUpdateSerializer(serializers.Serializer):
@@ -83,8 +181,8 @@ class InstanceOutputSerializer(serializers.Serializer):
     path = serializers.CharField()
     headers = serializers.DictField(child=serializers.CharField())
     tier = serializers.CharField()
-    rateLimit = serializers.JSONField(allow_null=True)
-    circuitBreaker = serializers.JSONField(allow_null=True)
+    rateLimit = RateLimitField(allow_null=True)
+    circuitBreaker = CircuitBreakerField(allow_null=True)
 
 
 class InstanceInfoSerializer(InstanceOutputSerializer):
@@ -94,9 +192,9 @@ class InstanceInfoSerializer(InstanceOutputSerializer):
 
 class ServiceTypeOutputSerializer(serializers.Serializer):
     loadBalancer = serializers.CharField()
-    rateLimit = serializers.JSONField(allow_null=True)
-    circuitBreaker = serializers.JSONField()
-    fallback = serializers.JSONField(allow_null=True)
+    rateLimit = RateLimitField(allow_null=True)
+    circuitBreaker = CircuitBreakerField()
+    fallback = FallbackField(allow_null=True)
     retries = serializers.IntegerField()
     connectTimeout = serializers.IntegerField()
     requestTimeout = serializers.IntegerField()

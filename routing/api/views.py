@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from routerproject.schema import responses
 
 from .. import selectors, services
 from ..representation import instance_content, instance_info, mask_instance
+from ..service_types import ServiceKind
 from .serializers import (
     InstanceInfoSerializer,
     InstanceInputSerializer,
@@ -23,6 +25,13 @@ from .serializers import (
     InstanceUpdateSerializer,
     ServiceTypeInputSerializer,
     ServiceTypeOutputSerializer,
+)
+
+SERVICE_TYPE = OpenApiParameter(
+    "service_type",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=[kind.value for kind in ServiceKind],
 )
 
 ADAPTER_CLASS_NAMES = {
@@ -75,6 +84,7 @@ class ServiceTypeListView(APIView):
 class ServiceTypeDetailView(APIView):
     @extend_schema(
         summary="Get one service type",
+        parameters=[SERVICE_TYPE],
         responses=responses("ServiceType", ServiceTypeOutputSerializer()),
     )
     def get(self, request: Request, service_type: str) -> Response:
@@ -84,6 +94,7 @@ class ServiceTypeDetailView(APIView):
 
     @extend_schema(
         summary="Create a service type",
+        parameters=[SERVICE_TYPE],
         request=ServiceTypeInputSerializer,
         responses=responses(
             "ServiceTypeCreated", ServiceTypeOutputSerializer(), status=201, errors=(400, 409)
@@ -100,6 +111,7 @@ class ServiceTypeDetailView(APIView):
 
     @extend_schema(
         summary="Update a service type (fields given are changed)",
+        parameters=[SERVICE_TYPE],
         request=ServiceTypeInputSerializer,
         responses=responses("ServiceTypeUpdated", ServiceTypeOutputSerializer()),
     )
@@ -111,7 +123,9 @@ class ServiceTypeDetailView(APIView):
         )
 
     @extend_schema(
-        summary="Delete a service type and its instances", responses=responses("ServiceTypeDeleted")
+        summary="Delete a service type and its instances",
+        parameters=[SERVICE_TYPE],
+        responses=responses("ServiceTypeDeleted"),
     )
     def delete(self, request: Request, service_type: str) -> Response:
         services.service_type_delete(name=service_type, actor=request.user)
@@ -135,6 +149,7 @@ def _models_payload(service_type: str | None) -> list[dict[str, Any]]:
 class ServiceTypeModelsView(APIView):
     @extend_schema(
         summary="Models available under a service type",
+        parameters=[SERVICE_TYPE],
         responses=responses(
             "ServiceTypeModels", serializers.ListField(child=serializers.CharField())
         ),
@@ -176,6 +191,7 @@ class ModelListView(APIView):
 class InstanceListView(APIView):
     @extend_schema(
         summary="Instances of a service type",
+        parameters=[SERVICE_TYPE],
         responses=responses("Instances", InstanceOutputSerializer(many=True)),
     )
     def get(self, request: Request, service_type: str) -> Response:
@@ -189,14 +205,13 @@ class InstanceListView(APIView):
 class InstanceInfoView(APIView):
     @extend_schema(
         summary="One instance with its health",
-        parameters=[InstanceQuerySerializer],
+        parameters=[SERVICE_TYPE, InstanceQuerySerializer],
         responses=responses("InstanceInfo", InstanceInfoSerializer()),
     )
     def get(self, request: Request, service_type: str) -> Response:
+        query = _validated(InstanceQuerySerializer, request.query_params)
         instance = selectors.instance_get(
-            service_type=service_type,
-            name=request.query_params.get("modelName"),
-            base_url=request.query_params.get("baseUrl"),
+            service_type=service_type, name=query["modelName"], base_url=query["baseUrl"]
         )
         return envelope(
             instance_info(instance), message="Instance information retrieved successfully"
@@ -206,6 +221,7 @@ class InstanceInfoView(APIView):
 class InstanceAddView(APIView):
     @extend_schema(
         summary="Add an instance",
+        parameters=[SERVICE_TYPE],
         request=InstanceInputSerializer,
         responses=responses(
             "InstanceAdded", InstanceOutputSerializer(), status=201, errors=(400, 404, 409)
@@ -230,6 +246,7 @@ class InstanceAddView(APIView):
 class InstanceUpdateView(APIView):
     @extend_schema(
         summary="Update an instance",
+        parameters=[SERVICE_TYPE],
         request=InstanceUpdateSerializer,
         responses=responses("InstanceUpdated", InstanceOutputSerializer(), errors=(400, 404, 409)),
     )
@@ -249,7 +266,7 @@ class InstanceUpdateView(APIView):
 class InstanceDeleteView(APIView):
     @extend_schema(
         summary="Delete an instance",
-        parameters=[InstanceQuerySerializer],
+        parameters=[SERVICE_TYPE, InstanceQuerySerializer],
         responses=responses("InstanceDeleted"),
     )
     def delete(self, request: Request, service_type: str) -> Response:

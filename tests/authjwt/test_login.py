@@ -191,6 +191,16 @@ def test_a_bad_bearer_token_is_refused_with_401(api_client, db):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_refused_tokens_are_explained_in_plain_words(staff_login):
+    # The handler used to render simplejwt's {"detail", "code", "messages"} as a Python repr.
+    garbage = bearer("not-a-token").get("/api/auth/jwt/tokens").json()
+    assert garbage["message"] == "Given token not valid for any token type"
+    bearer(staff_login["token"]).post("/api/auth/jwt/logout", {}, format="json")
+    revoked = bearer(staff_login["token"]).get("/api/auth/jwt/tokens").json()
+    assert revoked["message"] == "Token has been revoked"
+    assert revoked["errorCode"] == "UNAUTHORIZED" and revoked["data"] is None
+
+
 @override_settings(JWT_LOGIN_ATTEMPTS_PER_MINUTE=2)
 def test_logins_stay_throttled_when_the_state_fails(staff_user, api_client, monkeypatch):
     from authjwt import throttles

@@ -79,6 +79,14 @@ def test_success_uses_the_envelope(staff_client):
     assert body["data"] == {"kind": "none"} and "errorCode" not in body
 
 
+def test_options_answers_in_the_envelope(staff_client):
+    # Found by the schema fuzz: OPTIONS answered DRF's bare metadata, the one /api answer outside
+    # the envelope.
+    body = staff_client.options("/api/config/type").json()
+    assert set(body) == {"success", "message", "data", "timestamp"} and body["success"] is True
+    assert body["data"]["name"] == "Configuration" and "application/json" in body["data"]["renders"]
+
+
 def test_unknown_api_paths_are_enveloped_404(client):
     response = client.get("/api/no/such/thing")
     assert response.status_code == 404

@@ -161,6 +161,16 @@ def test_bad_instances_are_rejected(staff_client, overrides, field):
     assert not ServiceInstance.objects.exists()
 
 
+@pytest.mark.parametrize("base_url", ["https://[M", "http://[::1", "http://]::1["])
+def test_a_base_url_with_a_broken_ipv6_host_is_400_not_500(staff_client, base_url):
+    # Found by the schema fuzz: urlsplit raises ValueError("Invalid IPv6 URL"), which was a 500.
+    response = add(staff_client, baseUrl=base_url)
+    assert response.status_code == 400, response.content
+    assert response.json()["data"]["errors"] == {
+        "baseUrl": ["Must be an http:// or https:// URL with a host."]
+    }
+
+
 def test_adding_to_an_unconfigured_service_is_404(staff_client):
     staff_client.delete("/api/config/type/services/tts")
     assert add(staff_client, service="tts").status_code == 404
@@ -181,6 +191,64 @@ def test_instance_info_reports_health(staff_client):
         "/api/config/instance/info/chat", {"modelName": "nope", "baseUrl": "http://localhost:8000"}
     )
     assert unknown.status_code == 404
+
+
+# Found by the schema fuzz on PostgreSQL, which refuses U+0000 in text and jsonb: each was a 500 there.
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/config/type/services/chat%00"),
+        ("put", "/api/config/type/services/chat%00"),
+        ("delete", "/api/config/type/services/chat%00"),
+        ("get", "/api/config/type/chat%00/models"),
+        ("get", "/api/config/instance/type/chat%00"),
+        ("post", "/api/config/instance/add/chat%00"),
+        ("delete", "/api/config/instance/del/chat%00?modelName=m&baseUrl=http://h"),
+    ],
+)
+def test_a_service_type_with_a_nul_byte_is_unknown(staff_client, method, path):
+    body = {**QWEN} if "add" in path else {"retries": 1}
+    response = getattr(staff_client, method)(path, body, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["errorCode"] == "NOT_FOUND"
+
+
+def test_instance_info_refuses_a_nul_byte_in_its_query(staff_client):
+    add(staff_client)
+    response = staff_client.get(
+        "/api/config/instance/info/chat", {"modelName": "qwen2:7b", "baseUrl": "http://h\x00"}
+    )
+    assert response.status_code == 400
+    assert response.json()["data"]["errors"] == {"baseUrl": ["Null characters are not allowed."]}
+
+
+@pytest.mark.parametrize(
+    ("fallback", "field"),
+    [
+        ({"models": ["backup\x00"]}, "fallback.models"),
+        ({"response": {"body": {"error": "busy\x00"}}}, "fallback.response.body"),
+        ({"response": {"body": {"\x00": 1}}}, "fallback.response.body"),
+    ],
+)
+def test_a_fallback_with_a_nul_byte_is_refused(staff_client, fallback, field):
+    response = staff_client.put(
+        "/api/config/type/services/chat", {"fallback": fallback}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert field in response.json()["data"]["errors"]
+    assert staff_client.get("/api/config/type/services/chat").json()["data"]["fallback"] is None
+
+
+def test_imported_headers_with_a_nul_byte_are_refused():
+    from django.core.exceptions import ValidationError
+
+    from routing.config_schema import clean_headers
+
+    with pytest.raises(ValidationError) as refused:
+        clean_headers({"X-Team": "a\x00b"})
+    assert refused.value.message_dict == {
+        "headers.X-Team": ["Must be a single-line string without control characters."]
+    }
 
 
 def test_updating_an_instance_keeps_a_masked_key(staff_client):
