@@ -45,3 +45,27 @@ def responses(
     """The enveloped answer and its error answers. `auth_errors` are those of the default
     authentication and IsOperator; views that sign nobody in (login) or only need a user pass less."""
     return {status: enveloped(name, data), **error_responses(*errors, *auth_errors)}
+
+
+_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
+UNAVAILABLE = {
+    "description": "The database is unreachable; nothing was changed. `Retry-After` says when to "
+    "try again.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+}
+
+
+def document_database_outage(
+    result: dict[str, Any], generator: Any, request: Any, public: bool, **kwargs: Any
+) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: any /api operation may answer 503 while the database
+    cannot be reached (routerproject.exceptions maps that error for every view)."""
+    if "ErrorEnvelope" not in result.get("components", {}).get("schemas", {}):
+        return result
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in item.items():
+            if method in _METHODS:
+                operation.setdefault("responses", {}).setdefault("503", UNAVAILABLE)
+    return result

@@ -134,3 +134,22 @@ def test_the_browsable_api_is_for_staff_sessions_only(client, staff_user, reader
     client.force_login(reader_user)
     plain = client.get("/api/config/type", HTTP_ACCEPT=browser)
     assert plain.status_code == 200 and plain["Content-Type"] == "application/json"
+
+
+def test_every_api_operation_documents_the_503_of_a_database_outage():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in item.items()
+        if method in {"get", "put", "post", "delete", "patch"}
+    ]
+    assert len(operations) > 50
+    for path, method, operation in operations:
+        unavailable = operation["responses"].get("503")
+        assert unavailable, (method, path)
+        content = unavailable["content"]["application/json"]["schema"]
+        assert content == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path)
