@@ -19,10 +19,17 @@ from ..neural.circuit_breaker import tripped
 from ..neural.request import RoutingRequestError
 from ..router_runtime import MODEL_ERRORS, record_feedback, runtime
 
+# The model computes in float32: a component beyond its range would become infinite.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _component() -> serializers.FloatField:
+    return serializers.FloatField(min_value=-FLOAT32_MAX, max_value=FLOAT32_MAX)
+
 
 class CandidateSerializer(serializers.Serializer):
     id = serializers.CharField()
-    embedding = serializers.ListField(child=serializers.FloatField())
+    embedding = serializers.ListField(child=_component())
     metadata = serializers.DictField(required=False)
     created_at = serializers.FloatField(required=False, help_text="Unix seconds.")
     access_count = serializers.IntegerField(required=False, min_value=0)
@@ -30,7 +37,7 @@ class CandidateSerializer(serializers.Serializer):
 
 
 class RouteRequestSerializer(serializers.Serializer):
-    query_embedding = serializers.ListField(child=serializers.FloatField())
+    query_embedding = serializers.ListField(child=_component())
     candidates = CandidateSerializer(many=True)
     metadata = serializers.DictField(required=False)
 

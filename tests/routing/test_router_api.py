@@ -67,6 +67,9 @@ def test_route_answers_like_the_reference_router(staff_client):
         lambda r: r["candidates"][0].update(embedding=[1.0, 2.0]),
         lambda r: r["candidates"][0].update(success_rate=3),
         lambda r: r.update(candidates="none"),
+        # Beyond float32, where the model computes: it would become infinite.
+        lambda r: r["query_embedding"].__setitem__(0, 1e39),
+        lambda r: r["candidates"][1]["embedding"].__setitem__(0, -1e300),
     ],
 )
 def test_bad_routing_requests_are_400(staff_client, mutate):
