@@ -254,7 +254,8 @@ def main() -> None:
         "(non-streamed, ~400-byte answer) on keep-alive connections; the simulated upstream (one "
         "process), Redis (a private server, no persistence) and the load generator (one process) "
         "share the machine. Load average (1 min) "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after: other work was running.",
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (the benchmark's own load "
+        "included; the *CPU others* column shows what other work took).",
         "",
         f"Direct to the upstream at concurrency 1: p50 {direct['p50']:.2f} ms.",
         "CPU columns: cores used on average during the saturated run (1.00 = one core busy); "
