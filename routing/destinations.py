@@ -6,8 +6,10 @@ networks (by default link-local, where clouds serve instance metadata and creden
 host names, and optionally loopback and private addresses. A host name is resolved when the URL is
 validated and every address it resolves to is checked, which also catches numeric spellings such
 as `http://2852039166/` (169.254.169.254). A name that does not resolve then (a backend not up yet)
-is accepted on its name alone; a name that resolves differently later (DNS rebinding) is not
-caught here.
+is accepted on its name alone. A name that resolves differently later (DNS rebinding) is caught
+when the data plane connects: `GuardedResolver` applies the same policy to every address the name
+resolves to at that moment, and the connection fails (502) if none is allowed. Literal addresses
+never reach a resolver; they were checked when saved and cannot change.
 """
 
 import concurrent.futures
@@ -16,6 +18,8 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -108,3 +112,29 @@ def refusal(
         if reason is not None:
             return f"{name} resolves to {address}, which {reason}"
     return None
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only the addresses the destination policy allows."""
+
+    def __init__(self, policy: DestinationPolicy | None = None) -> None:
+        self.policy = policy or DestinationPolicy.from_settings()
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if _host_name(host) in self.policy.denied_hosts:
+            raise OSError(f"{host} is a denied host")
+        results = await self._inner.resolve(host, port, family)
+        allowed = []
+        for result in results:
+            address = _literal(result["host"].split("%", 1)[0])  # an IPv6 scope id is not checked
+            if address is not None and self.policy.address_refusal(address) is None:
+                allowed.append(result)
+        if not allowed:
+            raise OSError(f"{host} resolves only to addresses instances may not point at")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()

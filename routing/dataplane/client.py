@@ -19,6 +19,8 @@ import aiohttp
 from django.conf import settings
 from multidict import CIMultiDictProxy
 
+from routing.destinations import GuardedResolver
+
 _sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 _CHUNK = 64 * 1024
 
@@ -99,6 +101,8 @@ def _session() -> aiohttp.ClientSession:
             limit=settings.GATEWAY_MAX_CONNECTIONS,
             limit_per_host=0,
             keepalive_timeout=settings.GATEWAY_KEEPALIVE_EXPIRY_S,
+            # The instance URL policy again, on the addresses a name has when connecting.
+            resolver=GuardedResolver(),
         )
         session = aiohttp.ClientSession(
             connector=connector,

@@ -1,6 +1,7 @@
 """The SSRF guard on instance base URLs: the policy as a pure function (resolver injected), real
 name resolution, and the field-level 400 through every door (API, dashboard, configuration file)."""
 
+import asyncio
 import ipaddress
 
 import pytest
@@ -8,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from configversions.services import configuration_seed
-from routing.destinations import DestinationPolicy, Unresolvable, refusal
+from routing.dataplane import client
+from routing.destinations import DestinationPolicy, GuardedResolver, Unresolvable, refusal
 from routing.models import ServiceInstance
 from tests.routerproject.test_settings import GOOD_SECRET, _load_production
 
@@ -186,3 +188,50 @@ def test_a_denied_network_that_is_not_a_network_stops_the_process():
     )
     assert result.returncode != 0
     assert "INSTANCE_URL_DENIED_NETWORKS: 'metadata' is not a network" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_a_name_is_checked_again_on_the_addresses_it_has_when_the_gateway_connects():
+    # The name passed when it was saved; the policy (or, with DNS rebinding, the name's
+    # addresses) now says no: the resolver the data plane connects through keeps none of them.
+    closed = GuardedResolver(DestinationPolicy((), frozenset(), allow_loopback=False))
+    with pytest.raises(OSError, match="may not point at"):
+        await closed.resolve("localhost", 80)
+    denied_name = GuardedResolver(DestinationPolicy((), frozenset({"localhost"})))
+    with pytest.raises(OSError, match="denied host"):
+        await denied_name.resolve("localhost", 80)
+    allowed = await GuardedResolver(DestinationPolicy((), frozenset())).resolve("localhost", 80)
+    assert allowed and all(ipaddress.ip_address(r["host"]).is_loopback for r in allowed)
+
+
+@pytest.mark.anyio
+async def test_the_data_plane_refuses_to_connect_where_the_policy_now_forbids(settings):
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def call() -> int:
+        # A new event loop per test gets its own session, built with the current settings.
+        response = await client.send_upstream(
+            "GET",
+            f"http://localhost:{port}/",
+            headers={},
+            content=b"",
+            connect_timeout_s=2,
+            request_timeout_s=2,
+        )
+        await response.aclose()
+        return response.status_code
+
+    async with server:
+        assert await call() == 200
+        await client._sessions.pop(id(asyncio.get_running_loop()))[1].close()
+        settings.INSTANCE_URL_ALLOW_LOOPBACK = False
+        with pytest.raises(client.UpstreamUnreachable):
+            await call()
+        await client._sessions.pop(id(asyncio.get_running_loop()))[1].close()
