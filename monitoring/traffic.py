@@ -39,7 +39,14 @@ class TrafficTally:
         self.bounds = tuple(bounds)
         self._lock = threading.Lock()
         self._counts = self._empty()
-        self._flusher_pid = 0
+        self._flusher_started = False
+        # A forked child (a gunicorn worker) starts its own thread and counts from zero.
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = self._empty()
+        self._flusher_started = False
 
     def _empty(self) -> dict[str, Any]:
         return {**dict.fromkeys(COUNTERS, 0), "latency": [0] * len(self.bounds)}
@@ -89,13 +96,13 @@ class TrafficTally:
         return True
 
     def _ensure_flusher(self) -> None:
-        # Once per process: a forked worker (gunicorn) starts its own thread on its first request.
-        if self._flusher_pid == os.getpid():
+        # Once per process, on its first count.
+        if self._flusher_started:
             return
         with self._lock:
-            if self._flusher_pid == os.getpid():
+            if self._flusher_started:
                 return
-            self._flusher_pid = os.getpid()
+            self._flusher_started = True
         threading.Thread(target=self._flush_forever, name="traffic-flush", daemon=True).start()
         atexit.register(self.flush)
 
