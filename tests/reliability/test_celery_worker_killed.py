@@ -8,13 +8,13 @@ import signal
 import time
 import uuid
 
-import numpy as np
 import psycopg
 import pytest
 
 from routerproject.state import RedisState
-from routing.exemplars import CLAIMS_KEY, OUTCOMES_KEY, outcome_event
+from routing.exemplars import CLAIMS_KEY, OUTCOMES_KEY
 from tests.processes import celery_worker_command, manage, project_env, running
+from tests.routing.outcomes import outcome_events
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.postgres]
 
@@ -62,21 +62,7 @@ def test_a_job_whose_worker_is_killed_completes_exactly_once_on_a_new_worker(
         CELERY_VISIBILITY_TIMEOUT_SECONDS=str(VISIBILITY_TIMEOUT),
     )
     state = RedisState(private_redis.url, prefix=prefix)
-    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
-    state.list_push(
-        OUTCOMES_KEY,
-        *(
-            outcome_event(
-                service_type="chat",
-                text_hash=f"prompt-{index}",
-                embedding=vector,
-                metadata={},
-                tier="lightweight",
-                success=True,
-            )
-            for index in range(EVENTS)
-        ),
-    )
+    state.list_push(OUTCOMES_KEY, *outcome_events(EVENTS))
     sent = manage("shell", "-c", SEND_JOB, env=env)
     assert sent.returncode == 0 and "JOB=" in sent.stdout, sent.stderr[-2000:]
 

@@ -4,35 +4,21 @@ memory and on Redis."""
 
 import json
 
-import numpy as np
 import pytest
 from django.db import transaction
 
 from routerproject.state import get_state
 from routing import exemplars
-from routing.exemplars import CLAIM_OUTCOMES, CLAIMS_KEY, OUTCOMES_KEY, outcome_event
+from routing.exemplars import CLAIM_OUTCOMES, CLAIMS_KEY, OUTCOMES_KEY
 from routing.models import FoldedOutcomeBatch, RoutingExemplar
 from routing.tasks import flush_routing_outcomes
+from tests.routing.outcomes import outcome_events
 
 EVENTS = 7
 
 
 def queue_outcomes(count: int, *, start: int = 0) -> None:
-    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
-    get_state().list_push(
-        OUTCOMES_KEY,
-        *(
-            outcome_event(
-                service_type="chat",
-                text_hash=f"prompt-{index}",
-                embedding=vector,
-                metadata={},
-                tier="lightweight",
-                success=True,
-            )
-            for index in range(start, start + count)
-        ),
-    )
+    get_state().list_push(OUTCOMES_KEY, *outcome_events(count, start=start))
 
 
 def folded() -> list[int]:
