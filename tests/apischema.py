@@ -49,6 +49,16 @@ def api_client(token: str | None = None) -> Iterator[httpx.Client]:
             request_finished.connect(close_old_connections)
 
 
+@contextmanager
+def signed_in_client(username: str, password: str) -> Iterator[httpx.Client]:
+    """`api_client` with the access token of a login through the API itself."""
+    credentials = {"username": username, "password": password}
+    with api_client() as anonymous:
+        token = anonymous.post("/api/auth/jwt/login", json=credentials).json()["data"]["token"]
+    with api_client(token) as client:
+        yield client
+
+
 def assert_documented(method: str, path: str, response: httpx.Response) -> None:
     """`path` is the schema's template, e.g. `/api/auth/jwt/tokens/{tokenId}`."""
     operation = api_schema()[path][method.upper()]

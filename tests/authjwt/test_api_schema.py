@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.test import override_settings
 
-from tests.apischema import api_client, assert_documented
+from tests.apischema import api_client, assert_documented, signed_in_client
 from tests.authjwt.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +16,7 @@ STAFF = {"username": "operator", "password": STAFF_PASSWORD}
 
 @pytest.fixture
 def staff(staff_user):
-    with api_client() as anonymous:
-        token = anonymous.post("/api/auth/jwt/login", json=STAFF).json()["data"]["token"]
-    with api_client(token) as client:
+    with signed_in_client(**STAFF) as client:
         yield client
 
 

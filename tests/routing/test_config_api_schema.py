@@ -5,7 +5,7 @@ nested rate limit, breaker and fallback settings (found by the schema fuzz: they
 import pytest
 
 from routing.service_types import RateLimitAlgorithm, ServiceKind
-from tests.apischema import api_client, api_schema, assert_documented
+from tests.apischema import api_schema, assert_documented, signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +15,7 @@ LOGIN = {"username": "operator", "password": "operator-pass-123"}
 
 @pytest.fixture
 def staff(staff_user):
-    with api_client() as anonymous:
-        token = anonymous.post("/api/auth/jwt/login", json=LOGIN).json()["data"]["token"]
-    with api_client(token) as client:
+    with signed_in_client(**LOGIN) as client:
         yield client
 
 
