@@ -34,10 +34,29 @@ CHAT_BODY = json.dumps(
 STREAM_BODY = json.dumps(
     {"model": "fake-chat", "messages": [{"role": "user", "content": "Say hello."}], "stream": True}
 ).encode()
+# `auto` on the neural chat service: the router scores the prompt and picks a tier (an everyday
+# prompt of about 40 words); `fake-chat` is served by name, without the router.
+NEURAL_BODY = json.dumps(
+    {
+        "model": "auto",
+        "messages": [
+            {
+                "role": "user",
+                "content": "Our team is moving a small web service from a single server to two "
+                "servers behind a load balancer. What should we check about sessions, file "
+                "uploads and scheduled jobs before we switch, and in what order?",
+            }
+        ],
+    }
+).encode()
 SEED = """
 import json, os
-from routing.services import instance_add
-instance_add(actor=None, service_type="chat", name="fake-chat", base_url=os.environ["BENCH_UPSTREAM"])
+from routing.services import instance_add, service_type_update
+upstream = os.environ["BENCH_UPSTREAM"]
+instance_add(actor=None, service_type="chat", name="fake-chat", base_url=upstream)
+service_type_update(name="chat", actor=None, load_balancer="neural")
+instance_add(actor=None, service_type="chat", name="tier-small", base_url=upstream, tier="lightweight")
+instance_add(actor=None, service_type="chat", name="tier-large", base_url=upstream, tier="powerful")
 from authjwt.services import api_key_create
 print("API_KEY=" + api_key_create(name="bench")[1])
 """
@@ -144,6 +163,7 @@ def prepare(upstream: str, *, redis_url: str = "") -> dict[str, str]:
         ROUTER_VAR_DIR=tempfile.mkdtemp(prefix="bench-gateway-"),
         LOG_LEVEL="WARNING",
         BENCH_UPSTREAM=upstream,
+        NEURAL_EXPLORATION_RATE="0",
         SECURE_SSL_REDIRECT="false",
     )
     for step in (["migrate", "--noinput"], ["shell", "-c", SEED]):
@@ -214,6 +234,22 @@ def main() -> None:
                 )
                 rows.append((concurrency, direct, through))
                 print(concurrency, direct, through, flush=True)
+            neural_rows = []
+            for concurrency in (1, 8):
+                by_name, routed = (
+                    runner.run(
+                        load(
+                            gateway_port,
+                            "/v1/chat/completions",
+                            body,
+                            concurrency,
+                            options.duration,
+                        )
+                    )
+                    for body in (CHAT_BODY, NEURAL_BODY)
+                )
+                neural_rows.append((concurrency, by_name, routed))
+                print("neural", concurrency, by_name, routed, flush=True)
             ttfb_direct = runner.run(
                 ttfb(upstream_port, "/v1/chat/completions", options.ttfb_repeats)
             )
@@ -243,6 +279,21 @@ def main() -> None:
             f"| {concurrency} | {direct['rps']:,.0f} | {through['rps']:,.0f} | {direct['p50']:.2f} | "
             f"{through['p50']:.2f} | {through['p50'] - direct['p50']:.2f} | {direct['p99']:.2f} | "
             f"{through['p99']:.2f} | {direct['errors'] + through['errors']} |"
+        )
+    lines += [
+        "",
+        "Neural routing, through the gateway: `model: auto` on the `neural` chat service (the router "
+        "embeds and scores the prompt, then picks a tier) against `fake-chat` served by name on the "
+        "same service. The difference of the p50s is what the routing decision adds to a request.",
+        "",
+        "| concurrency | by name req/s | auto req/s | by name p50 ms | auto p50 ms | decision adds p50 ms | by name p99 ms | auto p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for concurrency, by_name, routed in neural_rows:
+        lines.append(
+            f"| {concurrency} | {by_name['rps']:,.0f} | {routed['rps']:,.0f} | {by_name['p50']:.2f} | "
+            f"{routed['p50']:.2f} | {routed['p50'] - by_name['p50']:.2f} | {by_name['p99']:.2f} | "
+            f"{routed['p99']:.2f} |"
         )
     lines += [
         "",

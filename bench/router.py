@@ -40,7 +40,7 @@ from routing.neural.router import Router, RouterConfig
 
 DIMENSION = 384
 NOW = 1_750_000_000.0
-MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "fastgrnn.safetensors"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "candidates.safetensors"
 
 
 def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

@@ -113,6 +113,10 @@ class RouterSettingsForm(forms.Form):
     enable_circuit_breaker = forms.BooleanField(required=False, label="Circuit breaker enabled")
     circuit_breaker_threshold = forms.IntegerField(label="Breaker threshold (failures)")
     enable_quantization = forms.BooleanField(required=False, label="Quantize to int8")
+    target_powerful_share = forms.FloatField(
+        label="Target share of powerful calls",
+        help_text="From 0 to 1: the calibrated threshold sends this share of prompts to the powerful tier.",
+    )
 
 
 class MonitoringSettingsForm(forms.Form):

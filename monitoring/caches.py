@@ -11,8 +11,6 @@ metrics. `cache_clear` reaches every worker through the generations in shared st
 
 from typing import Any
 
-from django.conf import settings
-
 from authjwt.keys import MAX_CACHE_ENTRIES, cache_size, invalidate_cache
 from configversions.services import bump_generation
 from routerproject.state import get_state
@@ -35,15 +33,19 @@ def _lookups() -> dict[tuple[str, str], float]:
     return counts
 
 
+def _bank_size() -> int:
+    """Prompts in the exemplar bank of this worker's scorer (the neighbours it decides with)."""
+    router = runtime.router
+    prompt = router.prompt_model if router is not None else None
+    return len(prompt.bank) if prompt is not None else 0
+
+
 def cache_stats() -> dict[str, Any]:
     lookups = _lookups()
     sizes: dict[str, tuple[int, int | None]] = {
         "liveConfig": (live_config_size(), None),
         "apiKeys": (cache_size(), MAX_CACHE_ENTRIES),
-        "routingExemplars": (
-            sum(len(index) for index in runtime.indexes.values()),
-            settings.NEURAL_MAX_EXEMPLARS * max(1, len(runtime.indexes)),
-        ),
+        "routingExemplars": (_bank_size(), None),
     }
     caches: dict[str, Any] = {}
     for name in CACHES:
@@ -78,5 +80,4 @@ def cache_clear() -> list[str]:
     invalidate_cache()
     bump_generation()
     get_state().incr(EXEMPLARS_GENERATION_KEY)
-    runtime.indexes = {}
     return list(CACHES)

@@ -106,6 +106,7 @@ class RouterConfigUpdate(serializers.Serializer):
     enable_circuit_breaker = serializers.BooleanField(required=False)
     circuit_breaker_threshold = serializers.IntegerField(required=False)
     enable_quantization = serializers.BooleanField(required=False)
+    target_powerful_share = serializers.FloatField(required=False)
     database_path = serializers.CharField(required=False, allow_null=True)
 
 

@@ -117,6 +117,7 @@ ROUTER_FIELDS = (
     "enable_circuit_breaker",
     "circuit_breaker_threshold",
     "enable_quantization",
+    "target_powerful_share",
 )
 
 
@@ -158,8 +159,10 @@ def router_validate(content: Any) -> dict[str, Any]:
 
 
 def router_load(content: dict[str, Any]) -> None:
+    # Versions written before a field existed take its default.
+    defaults = router_default()
     RouterSettings.objects.update_or_create(
-        pk=1, defaults={field: content[field] for field in ROUTER_FIELDS}
+        pk=1, defaults={field: content.get(field, defaults[field]) for field in ROUTER_FIELDS}
     )
 
 

@@ -1,8 +1,10 @@
-"""Routing exemplars: past prompts of `neural` services and how the lightweight tier fared on them.
+"""Routing exemplars: past prompts of `neural` services, how the lightweight tier fared on them and
+whether clients said the powerful tier was needed (the label the retraining job learns from).
 
 The hot path never writes to the database: it pushes outcome events onto a shared-state list, and the
-`routing.flush_routing_outcomes` job folds them into the `RoutingExemplar` rows, then bumps the
-exemplar generation so every worker reloads its in-memory index.
+`routing.flush_routing_outcomes` job folds them into the `RoutingExemplar` rows (and keeps the most
+recent decisions for the dashboard). An exemplar holds the prompt's embedding and statistics, never
+its text.
 
 Each event is folded exactly once, whatever happens to the job. A run *claims* a batch: one atomic
 step moves it from the queue onto the list of claims, as one entry with a fresh claim id. The fold
@@ -16,7 +18,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,12 +31,13 @@ from django.utils import timezone
 from routerproject.state import AtomicScript, SharedState, get_state
 
 from .models import FoldedOutcomeBatch, RoutingExemplar, ServiceType
-from .neural.features import metadata_overlaps
-from .neural.request import CandidateBatch
 
 OUTCOMES_KEY = "router:outcomes"
 CLAIMS_KEY = "router:outcomes:claims"
 EXEMPLARS_GENERATION_KEY = "router:exemplars-generation"
+# The most recent decisions (newest last), for the dashboard's router page.
+RECENT_DECISIONS_KEY = "router:recent-decisions"
+RECENT_DECISIONS = 50
 # Claims are folded or recovered within a beat interval; the ledger only has to outlive them.
 LEDGER_RETENTION = timedelta(days=1)
 FloatArray = npt.NDArray[np.float32]
@@ -43,61 +45,6 @@ FloatArray = npt.NDArray[np.float32]
 
 def prompt_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ExemplarIndex:
-    """One service's exemplars as arrays, for nearest-neighbour lookup (rows are unit vectors)."""
-
-    service_type: str
-    hashes: tuple[str, ...]
-    matrix: FloatArray  # [N, D]
-    created_at: npt.NDArray[np.float64]
-    access_count: FloatArray
-    success_rate: FloatArray
-    metadata: tuple[dict[str, Any], ...]
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def nearest(
-        self, query: FloatArray, k: int, metadata: dict[str, Any] | None = None
-    ) -> CandidateBatch | None:
-        if not len(self) or query.shape[0] != self.matrix.shape[1]:
-            return None
-        scores = self.matrix @ query
-        top = np.argpartition(-scores, k - 1)[:k] if len(self) > k else np.arange(len(self))
-        return CandidateBatch.from_arrays(
-            [self.hashes[i] for i in top],
-            self.matrix[top],
-            self.created_at[top],
-            self.access_count[top],
-            self.success_rate[top],
-            metadata_overlaps(metadata or {}, [self.metadata[i] for i in top]),
-        )
-
-
-def build_indexes(dimensions: int) -> dict[str, ExemplarIndex]:
-    indexes: dict[str, ExemplarIndex] = {}
-    rows = RoutingExemplar.objects.select_related("service_type").order_by("service_type_id", "id")
-    grouped: dict[str, list[RoutingExemplar]] = {}
-    for row in rows:
-        grouped.setdefault(row.service_type.name, []).append(row)
-    for name, group in grouped.items():
-        vectors = [np.frombuffer(bytes(r.embedding), dtype="<f4") for r in group]
-        usable = [(r, v) for r, v in zip(group, vectors, strict=True) if v.shape[0] == dimensions]
-        if not usable:
-            continue
-        indexes[name] = ExemplarIndex(
-            service_type=name,
-            hashes=tuple(r.prompt_hash for r, _ in usable),
-            matrix=np.stack([v for _, v in usable]).astype(np.float32),
-            created_at=np.array([r.created_at.timestamp() for r, _ in usable], dtype=np.float64),
-            access_count=np.array([r.access_count for r, _ in usable], dtype=np.float32),
-            success_rate=np.array([r.success_rate for r, _ in usable], dtype=np.float32),
-            metadata=tuple(r.metadata for r, _ in usable),
-        )
-    return indexes
 
 
 def outcome_event(
@@ -109,8 +56,13 @@ def outcome_event(
     tier: str,
     success: bool,
     feedback: bool = False,
+    stats: Sequence[float] = (),
+    decision: dict[str, Any] | None = None,
+    powerful_needed: bool | None = None,
 ) -> str:
-    event = {
+    """`decision`: score, confidence and reason of a routed request; `powerful_needed`: a client's
+    explicit verdict on whether the powerful tier was needed."""
+    event: dict[str, Any] = {
         "service": service_type,
         "hash": text_hash,
         "metadata": metadata,
@@ -120,7 +72,23 @@ def outcome_event(
     }
     if embedding is not None:
         event["embedding"] = base64.b64encode(embedding.astype("<f4").tobytes()).decode()
+        event["stats"] = [round(float(v), 6) for v in stats]
+    if decision is not None:
+        event["decision"] = decision
+    if powerful_needed is not None:
+        event["need"] = powerful_needed
     return json.dumps(event, separators=(",", ":"))
+
+
+def feedback_need(event: dict[str, Any]) -> bool | None:
+    """What a feedback event says about the powerful tier: the explicit verdict when given, else a
+    bad lightweight answer means it was needed and a good one that it was not."""
+    need = event.get("need")
+    if isinstance(need, bool):
+        return need
+    if event.get("tier") == "lightweight":
+        return not event.get("success")
+    return None
 
 
 def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -> int:
@@ -137,7 +105,12 @@ def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -
                 exemplar.filter(lightweight_successes__gt=0).update(
                     lightweight_successes=F("lightweight_successes") - 1
                 )
-                touched += 1
+            need = feedback_need(event)
+            if need is not None:
+                exemplar.update(
+                    verdicts=F("verdicts") + 1, need_votes=F("need_votes") + (1 if need else 0)
+                )
+            touched += 1
             continue
         success = 1 if lightweight and event.get("success") else 0
         updated = exemplar.update(
@@ -150,6 +123,7 @@ def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -
                 service_type=service,
                 prompt_hash=event["hash"],
                 embedding=base64.b64decode(event["embedding"]),
+                stats=np.asarray(event.get("stats") or [], dtype="<f4").tobytes(),
                 metadata=event.get("metadata") or {},
                 access_count=1,
                 lightweight_attempts=1 if lightweight else 0,
@@ -218,7 +192,25 @@ def _fold(state: SharedState, entry: str) -> int:
     state.list_remove(CLAIMS_KEY, entry)
     if touched:
         state.incr(EXEMPLARS_GENERATION_KEY)
+    _keep_recent(state, events)
     return len(claim["events"])
+
+
+def _keep_recent(state: SharedState, events: Sequence[dict[str, Any]]) -> None:
+    recent = [
+        json.dumps({"service": e.get("service"), "tier": e.get("tier"), **e["decision"]})
+        for e in events
+        if isinstance(e.get("decision"), dict)
+    ]
+    if recent:
+        state.list_push(RECENT_DECISIONS_KEY, *recent[-RECENT_DECISIONS:])
+        state.list_trim(RECENT_DECISIONS_KEY, RECENT_DECISIONS)
+
+
+def recent_decisions() -> list[dict[str, Any]]:
+    """The last decisions folded, newest first."""
+    rows = get_state().list_range(RECENT_DECISIONS_KEY, RECENT_DECISIONS)
+    return [json.loads(row) for row in reversed(rows)]
 
 
 def flush_outcomes(*, batch: int = 1000) -> int:

@@ -132,6 +132,7 @@ def _router() -> RouterSpec:
         enable_circuit_breaker=row.enable_circuit_breaker,
         circuit_breaker_threshold=row.circuit_breaker_threshold,
         enable_quantization=row.enable_quantization,
+        target_powerful_share=row.target_powerful_share,
     )
 
 

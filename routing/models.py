@@ -147,6 +147,11 @@ class RouterSettings(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
     )
     enable_quantization = models.BooleanField(default=True)
+    target_powerful_share = models.FloatField(
+        default=0.4,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of prompts the calibrated threshold sends to the powerful tier.",
+    )
 
     class Meta:
         verbose_name_plural = "router settings"
@@ -167,6 +172,15 @@ class RoutingExemplar(models.Model):
     access_count = models.PositiveIntegerField(default=0)
     lightweight_attempts = models.PositiveIntegerField(default=0)
     lightweight_successes = models.PositiveIntegerField(default=0)
+    stats = models.BinaryField(
+        default=bytes, help_text="The prompt's statistics (float32 little-endian), not its text."
+    )
+    verdicts = models.PositiveIntegerField(
+        default=0, help_text="Client verdicts on whether the powerful tier was needed."
+    )
+    need_votes = models.PositiveIntegerField(
+        default=0, help_text="Verdicts that said the powerful tier was needed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -201,3 +215,21 @@ class FoldedOutcomeBatch(models.Model):
 
     def __str__(self) -> str:
         return f"outcome batch {self.claim_id} ({self.events} events)"
+
+
+class RoutingLabel(models.Model):
+    """A labelled prompt a deployment imported (`import_routing_data`): which tier's model answered it
+    correctly. The retraining job learns from these beside the shipped data and traffic verdicts."""
+
+    key = models.CharField(max_length=200, unique=True, help_text="The row's `id` in its file.")
+    prompt = models.TextField()
+    weak = models.PositiveSmallIntegerField()
+    strong = models.PositiveSmallIntegerField()
+    domain = models.CharField(max_length=200, blank=True, default="")
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"routing label {self.key}"

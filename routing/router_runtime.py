@@ -1,10 +1,12 @@
 """The neural router of this process, as the gateway and the operations API use it.
 
-It is rebuilt when its settings change (part of the live configuration) or when an operator asks
-for a reload; its breaker is reset when an operator asks. Both requests reach every worker through
-counters in shared state, checked at most every LIVE_CONFIG_CHECK_INTERVAL. The exemplar index is
-reloaded the same way when the outcome job has changed the exemplars. While the shared state cannot
-be read the router in hand is kept, and outcomes are dropped (they only teach the router).
+It is a `PromptRouter`: the prompt scorer at the settings' `model_path` (with its exemplar bank and
+calibration) decides `/v1` traffic; the seed's candidate API scores with the fixed candidate cell
+(`CANDIDATE_MODEL_PATH`). It is rebuilt when its settings change (part of the live configuration)
+or when an operator asks for a reload; its breaker is reset when an operator asks. Both requests
+reach every worker through counters in shared state, checked at most every
+LIVE_CONFIG_CHECK_INTERVAL. While the shared state cannot be read the router in hand is kept, and
+outcomes are dropped (they only teach the router).
 """
 
 import logging
@@ -22,17 +24,10 @@ from django.conf import settings
 from monitoring import metrics
 from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
-from .exemplars import (
-    EXEMPLARS_GENERATION_KEY,
-    OUTCOMES_KEY,
-    ExemplarIndex,
-    build_indexes,
-    outcome_event,
-    prompt_hash,
-)
+from .exemplars import OUTCOMES_KEY, outcome_event, prompt_hash
 from .neural.circuit_breaker import tripped
-from .neural.embedding import HashingEmbedder
-from .neural.router import Router
+from .neural.prompt_router import PromptRouter
+from .neural.scorer import prompt_statistics
 from .service_types import Tier
 from .snapshot import RouterSpec
 
@@ -40,7 +35,10 @@ RELOAD_KEY = "router:reload-generation"
 # Fallback reasons that are failures of the model itself (counted as tiny_dancer errors).
 MODEL_ERRORS = frozenset({"non_finite_score", "model_error"})
 BREAKER_RESET_KEY = "router:breaker-reset-generation"
-_COUNTERS = (RELOAD_KEY, BREAKER_RESET_KEY, EXEMPLARS_GENERATION_KEY)
+_COUNTERS = (RELOAD_KEY, BREAKER_RESET_KEY)
+# The seed's candidate-scoring cell (five features per candidate), shipped with the project.
+CANDIDATE_MODEL_PATH = "./models/candidates.safetensors"
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,34 +60,31 @@ class NeuralDecision:
     tier: str  # Tier.LIGHTWEIGHT or Tier.POWERFUL
     confidence: float
     uncertainty: float
-    reason: str  # "model", "explore", "no_exemplars", or the router's fallback reason
+    reason: str  # "model", "explore", or the router's fallback reason
+    score: float  # the scorer's probability that the powerful tier is needed
     service_type: str
     text_hash: str
     embedding: Any = field(repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
+    stats: list[float] = field(default_factory=list, repr=False)
 
 
 class RouterRuntime:
     def __init__(self) -> None:
-        self.router: Router | None = None
+        self.router: PromptRouter | None = None
         self.spec: RouterSpec | None = None
         self.loaded_at: float | None = None
-        self._embedder = HashingEmbedder(settings.NEURAL_EMBEDDING_DIMENSIONS)
-        self.indexes: dict[str, ExemplarIndex] = {}
         self._seen: dict[str, int] = {}
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    @property
-    def embedder(self) -> HashingEmbedder:
-        if self._embedder.dimensions != settings.NEURAL_EMBEDDING_DIMENSIONS:
-            self._embedder = HashingEmbedder(settings.NEURAL_EMBEDDING_DIMENSIONS)
-        return self._embedder
-
     # -- keeping up with the fleet -------------------------------------------------------------
 
     def _build(self, spec: RouterSpec) -> None:
-        self.router = Router(replace(spec, model_path=str(resolve_model_path(spec.model_path))))
+        self.router = PromptRouter(
+            replace(spec, model_path=str(resolve_model_path(spec.model_path))),
+            candidate_model_path=str(resolve_model_path(CANDIDATE_MODEL_PATH)),
+        )
         self.spec = spec
         self.loaded_at = time.time()
 
@@ -104,27 +99,22 @@ class RouterRuntime:
                 self._build(spec)
             elif generations[BREAKER_RESET_KEY] != self._seen.get(BREAKER_RESET_KEY):
                 self.router.reset_breaker()
-            if generations[EXEMPLARS_GENERATION_KEY] != self._seen.get(EXEMPLARS_GENERATION_KEY):
-                self.indexes = build_indexes(settings.NEURAL_EMBEDDING_DIMENSIONS)
             self._seen = generations
 
     def _due(self) -> bool:
         return time.monotonic() - self._checked_at >= settings.LIVE_CONFIG_CHECK_INTERVAL
 
-    def current(self, spec: RouterSpec) -> Router:
+    def current(self, spec: RouterSpec) -> PromptRouter:
         """For sync callers (operations API): always checks the fleet's counters."""
         state = get_state()
-        generations = {
-            key: int(state.get(key) or 0)
-            for key in (RELOAD_KEY, BREAKER_RESET_KEY, EXEMPLARS_GENERATION_KEY)
-        }
+        generations = {key: int(state.get(key) or 0) for key in _COUNTERS}
         if self.router is None or spec != self.spec or generations != self._seen:
             self._sync(spec, generations)
         self._checked_at = time.monotonic()
         assert self.router is not None
         return self.router
 
-    async def acurrent(self, spec: RouterSpec) -> Router:
+    async def acurrent(self, spec: RouterSpec) -> PromptRouter:
         if self.router is not None and spec == self.spec and not self._due():
             return self.router
         try:
@@ -158,53 +148,39 @@ class RouterRuntime:
     # -- the gateway's decisions ---------------------------------------------------------------
 
     async def adecide(
-        self,
-        spec: RouterSpec,
-        *,
-        service_type: str,
-        text: str,
-        metadata: dict[str, Any],
-        embedding: Any = None,
+        self, spec: RouterSpec, *, service_type: str, text: str, metadata: dict[str, Any]
     ) -> NeuralDecision:
-        """`embedding`: the prompt's vector when the caller has one (from an embedding service),
-        else the local hashing embedder's."""
         router = await self.acurrent(spec)
-        if embedding is None:
-            embedding = self.embedder.embed(text)
+        prompt = router.prompt_model
+        embedding = prompt.embed(text) if prompt is not None else None
         common: dict[str, Any] = {
             "service_type": service_type,
             "text_hash": prompt_hash(text),
             "embedding": embedding,
             "metadata": metadata,
+            "stats": prompt_statistics(text),
         }
         if (
             settings.NEURAL_EXPLORATION_RATE > 0
             and random.random() < settings.NEURAL_EXPLORATION_RATE
         ):
             metrics.observe_router_decision(lightweight=True, inference_seconds=None)
-            return NeuralDecision(Tier.LIGHTWEIGHT, 0.0, 1.0, "explore", **common)
-        index = self.indexes.get(service_type)
-        batch = index.nearest(embedding, settings.NEURAL_NEIGHBOURS, metadata) if index else None
-        metrics.cache_lookup("routingExemplars", hit=batch is not None)
-        if batch is None:
-            metrics.observe_router_decision(lightweight=False, inference_seconds=None)
-            return NeuralDecision(Tier.POWERFUL, 0.0, 1.0, "no_exemplars", **common)
+            return NeuralDecision(Tier.LIGHTWEIGHT, 0.0, 1.0, "explore", -1.0, **common)
         breaker = router.breaker
-        ranked = router.rank(embedding, batch, now=time.time())
-        decisions = ranked.decisions
-        best = int(decisions.order[0])
-        tier = Tier.LIGHTWEIGHT if bool(decisions.use_lightweight[best]) else Tier.POWERFUL
+        decided = router.decide(text, embedding=embedding)
+        tier = Tier.LIGHTWEIGHT if decided.use_lightweight else Tier.POWERFUL
         metrics.observe_router_decision(
             lightweight=tier == Tier.LIGHTWEIGHT,
-            inference_seconds=ranked.inference_time_us / 1e6 if ranked.fallback is None else None,
-            error=ranked.fallback in MODEL_ERRORS,
+            inference_seconds=decided.inference_time_us / 1e6 if decided.fallback is None else None,
+            error=decided.fallback in MODEL_ERRORS,
             tripped=tripped(breaker, router.breaker),
         )
         return NeuralDecision(
             tier,
-            float(decisions.confidence[best]),
-            float(decisions.uncertainty[best]),
-            ranked.fallback or "model",
+            decided.confidence,
+            decided.uncertainty,
+            decided.fallback or "model",
+            decided.score,
             **common,
         )
 
@@ -213,10 +189,18 @@ class RouterRuntime:
         event = outcome_event(
             service_type=decision.service_type,
             text_hash=decision.text_hash,
-            embedding=np.asarray(decision.embedding),
+            embedding=None if decision.embedding is None else np.asarray(decision.embedding),
             metadata=decision.metadata,
             tier=decision.tier,
             success=success,
+            stats=decision.stats,
+            decision={
+                "at": round(time.time(), 3),
+                "score": round(decision.score, 4),
+                "confidence": round(decision.confidence, 4),
+                "reason": decision.reason,
+                "requestId": request_id,
+            },
         )
         state = get_state()
         try:
@@ -230,8 +214,11 @@ class RouterRuntime:
             log_degraded(logger, exc, "Routing outcome dropped, shared state unavailable: %s", exc)
 
 
-def record_feedback(*, request_id: str, success: bool) -> dict[str, str] | None:
-    """A client's verdict on a routed answer; None when the decision is unknown or too old."""
+def record_feedback(
+    *, request_id: str, success: bool, powerful_needed: bool | None = None
+) -> dict[str, str] | None:
+    """A client's verdict on a routed answer (and, when given, on whether the powerful tier was
+    needed); None when the decision is unknown or too old."""
     state = get_state()
     raw = state.get(f"router:decision:{request_id}")
     if raw is None:
@@ -247,6 +234,7 @@ def record_feedback(*, request_id: str, success: bool) -> dict[str, str] | None:
             tier=tier,
             success=success,
             feedback=True,
+            powerful_needed=powerful_needed,
         ),
     )
     return {"serviceType": service_type, "tier": tier}

@@ -1,6 +1,7 @@
 """Jobs of the routing app."""
 
 import asyncio
+import logging
 
 from celery import shared_task
 from django.conf import settings
@@ -9,6 +10,8 @@ from django.utils import timezone
 from . import health, selectors, services
 from .exemplars import flush_outcomes, recover_claims
 from .neural.model_file import ModelFileError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="routing.flush_routing_outcomes")
@@ -66,3 +69,17 @@ def reload_router_model() -> dict[str, object]:
     except ModelFileError as exc:
         return {"success": False, "message": f"Failed to reload model: {exc}"}
     return {"success": True, "path": served.path, "size_bytes": served.size_bytes}
+
+
+@shared_task(name="routing.retrain_router")
+def retrain_router() -> dict[str, object]:
+    """Retrain the prompt scorer and make it live (see `retraining`); a failure keeps the model in
+    service and is logged. Idempotent: a second run trains the same model again."""
+    from .neural.training_data import TrainingDataError
+    from .retraining import retrain
+
+    try:
+        return retrain()
+    except (TrainingDataError, ValueError, ModelFileError) as exc:
+        logger.warning("Router retraining failed, the model in service is kept: %s", exc)
+        return {"error": str(exc)}

@@ -68,6 +68,16 @@ CELERY_BEAT_SCHEDULE["routing.flush_routing_outcomes"] = {
     "schedule": 5.0,
 }
 
+# Retraining of the neural router from labelled data and client verdicts (NEURAL_RETRAIN_INTERVAL_SECONDS;
+# 0: only on demand, `manage.py retrain_router`).
+_RETRAIN_SECONDS = env_int("NEURAL_RETRAIN_INTERVAL_SECONDS", 0, minimum=0)
+if _RETRAIN_SECONDS:
+    CELERY_BEAT_SCHEDULE["routing.retrain_router"] = {
+        "task": "routing.retrain_router",
+        "schedule": float(_RETRAIN_SECONDS),
+        "options": {"expires": float(_RETRAIN_SECONDS)},
+    }
+
 # Health probes of every enabled instance; a run that waited longer than one interval is dropped.
 CELERY_BEAT_SCHEDULE["routing.probe_instances"] = {
     "task": "routing.probe_instances",

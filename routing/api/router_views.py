@@ -85,6 +85,12 @@ class RouteView(APIView):
 class FeedbackSerializer(serializers.Serializer):
     requestId = serializers.CharField(help_text="The x-request-id of the routed /v1 answer.")
     success = serializers.BooleanField(help_text="Whether the answer was good enough.")
+    powerfulNeeded = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Whether the prompt needed the powerful tier (the label the router retrains on).",
+    )
 
 
 class FeedbackView(APIView):
@@ -106,7 +112,11 @@ class FeedbackView(APIView):
         serializer = FeedbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        recorded = record_feedback(request_id=data["requestId"], success=data["success"])
+        recorded = record_feedback(
+            request_id=data["requestId"],
+            success=data["success"],
+            powerful_needed=data["powerfulNeeded"],
+        )
         if recorded is None:
             raise NotFound(
                 f"No routing decision for request {data['requestId']} (unknown or expired)"

@@ -7,19 +7,12 @@ like in any other service.
 """
 
 import json
-import logging
 from typing import Any
-
-from django.conf import settings
 
 from routing.neural.embedding import prompt_text
 from routing.router_runtime import NeuralDecision, runtime
 from routing.service_types import Tier
 from routing.snapshot import InstanceSpec, LiveConfig, ServiceSpec
-
-from .prompt_embedding import EmbeddingUnavailable, embed_with_service
-
-logger = logging.getLogger(__name__)
 
 AUTO_MODEL = "auto"
 _OTHER = {Tier.LIGHTWEIGHT: Tier.POWERFUL, Tier.POWERFUL: Tier.LIGHTWEIGHT}
@@ -33,21 +26,11 @@ async def neural_candidates(
     )
     if not tiered or payload is None:
         return service.candidates(model), None
-    text = prompt_text(payload)
-    embedding = None
-    if settings.NEURAL_EMBEDDING_MODEL:
-        try:
-            embedding = await embed_with_service(
-                config, settings.NEURAL_EMBEDDING_MODEL, text, settings.NEURAL_EMBEDDING_DIMENSIONS
-            )
-        except EmbeddingUnavailable as problem:
-            logger.warning("Prompt embedded locally: the embedding service failed: %s", problem)
     decision = await runtime.adecide(
         config.router,
         service_type=service.service_type,
-        text=text,
+        text=prompt_text(payload),
         metadata={"model": model},
-        embedding=embedding,
     )
     chosen = service.by_tier.get(decision.tier) or service.by_tier.get(
         _OTHER[Tier(decision.tier)], ()

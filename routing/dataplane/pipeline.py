@@ -130,6 +130,8 @@ class Exchange:
         if self.decision:
             response["x-router-decision"] = self.decision
             response["x-router-confidence"] = f"{self.confidence or 0.0:.4f}"
+            if self.neural is not None and self.neural.reason == "model":
+                response["x-router-score"] = f"{self.neural.score:.4f}"
         tightest = rate_limit.tightest(self.limits)
         if tightest is not None and not response.has_header("x-ratelimit-limit"):
             for name, value in rate_limit.headers_of(tightest).items():

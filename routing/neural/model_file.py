@@ -14,6 +14,7 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,42 @@ def config_to_json(config: FastGRNNConfig) -> str:
     return json.dumps({field: getattr(config, field) for field in _CONFIG_FIELDS})
 
 
-def save_model(model: FastGRNN, path: str | os.PathLike[str]) -> None:
-    """Write atomically: readers never observe a half-written file at `path`."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Have `write(temporary name)` write the file, then move it to `path` in one step: readers
+    never observe a half-written file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {name: np.ascontiguousarray(model[name], dtype="<f4") for name in TENSOR_NAMES}
-    metadata = {"format": FORMAT_TAG, "config": config_to_json(model.config)}
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(tensors, tmp_name, metadata=metadata)
+        write(tmp_name)
         # mkstemp creates the file owner-only; a model file is not a secret.
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def save_model(
+    model: FastGRNN, path: str | os.PathLike[str], extra_metadata: dict[str, str] | None = None
+) -> None:
+    """Write atomically, with `extra_metadata` beside the format tag and config."""
+    tensors = {name: np.ascontiguousarray(model[name], dtype="<f4") for name in TENSOR_NAMES}
+    metadata = {
+        **(extra_metadata or {}),
+        "format": FORMAT_TAG,
+        "config": config_to_json(model.config),
+    }
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def read_metadata(raw: bytes, where: str = "<bytes>") -> dict[str, str]:
+    """The string metadata of a model file's header (format, config and any extra entries)."""
+    metadata = _read_header(raw, where).get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{where}: __metadata__ is not a JSON object")
+    return {str(k): str(v) for k, v in metadata.items()}
 
 
 def _read_header(raw: bytes, where: str) -> dict[str, Any]:

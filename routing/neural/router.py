@@ -54,6 +54,8 @@ class RouterConfig:
     database_path: str | None = None
     circuit_breaker_recovery_seconds: float = 30.0
     feature_weights: FeatureWeights = field(default_factory=FeatureWeights)
+    # Share of prompts the prompt scorer's calibrated threshold sends to the powerful tier.
+    target_powerful_share: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,8 @@ class Router:
             self._holder.install(model)
         else:
             try:
-                self.reload()
+                # This class's own reload even in subclasses: the cell at config.model_path.
+                Router.reload(self)
             except ModelFileError as exc:
                 # Serve (everything to the powerful tier) rather than refuse to start.
                 self.load_error = str(exc)

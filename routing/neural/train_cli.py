@@ -1,4 +1,7 @@
-"""`train_router DATA.jsonl --out models/fastgrnn.safetensors [options]`.
+"""`train_router --labeled FILE.jsonl [FILE ...] [options]`: the prompt scorer the gateway routes
+with (default `models/fastgrnn.safetensors` and its exemplar bank beside it);
+`train_router DATA.jsonl [options]`: the seed's candidate-scoring cell (five features per
+candidate, default `models/candidates.safetensors`).
 
 Plain-Python entry point (`main(argv) -> exit code`); the Django management command
 only forwards its arguments here.
@@ -8,17 +11,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 
 import numpy as np
 
 from routing.neural.fastgrnn import FastGRNNConfig
 from routing.neural.model_file import save_model
+from routing.neural.prompt_training import (
+    ScorerOptions,
+    is_held_out,
+    load_labelled,
+    save_trained,
+    train_scorer,
+)
 from routing.neural.quantization import quantization_report
 from routing.neural.training import EpochReport, TrainingOptions, train
 from routing.neural.training_data import TrainingDataError, load_jsonl
 
 _BAR_WIDTH = 30
+DEFAULT_SCORER_PATH = "models/fastgrnn.safetensors"
+DEFAULT_CANDIDATE_PATH = "models/candidates.safetensors"
 
 
 class TextSink(Protocol):
@@ -33,9 +46,20 @@ def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
     defaults = TrainingOptions()
     model = FastGRNNConfig()
     p = argparse.ArgumentParser(prog=prog, description="Train the FastGRNN neural router.")
-    p.add_argument("data", help="JSONL file: {features: [5 floats], label: 0|1, teacher_logit?}")
-    p.add_argument("--out", default="models/fastgrnn.safetensors", help="model file to write")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument(
+        "data",
+        nargs="?",
+        help="candidate-scoring data (the seed's five features): JSONL of "
+        "{features: [5 floats], label: 0|1, teacher_logit?}",
+    )
+    p.add_argument(
+        "--labeled",
+        nargs="+",
+        metavar="FILE",
+        help="train the prompt scorer from labelled prompts: JSONL of {id, prompt, weak, strong}",
+    )
+    p.add_argument("--out", default=None, help="model file to write")
+    p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
     p.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch factor")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -46,7 +70,7 @@ def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
     p.add_argument("--clip", type=float, default=defaults.clip_norm, help="global grad norm")
     p.add_argument("--distill-weight", type=float, default=defaults.distill_weight)
     p.add_argument("--temperature", type=float, default=defaults.temperature)
-    p.add_argument("--hidden-dim", type=int, default=model.hidden_dim)
+    p.add_argument("--hidden-dim", type=int, default=None)
     p.add_argument("--nu", type=float, default=model.nu)
     p.add_argument("--zeta", type=float, default=model.zeta)
     p.add_argument("--rank", type=int, default=None)
@@ -56,7 +80,7 @@ def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> TrainingOptions:
     return TrainingOptions(
-        epochs=args.epochs,
+        epochs=args.epochs or TrainingOptions().epochs,
         learning_rate=args.lr,
         lr_decay=args.lr_decay,
         batch_size=args.batch_size,
@@ -68,7 +92,10 @@ def _options(args: argparse.Namespace) -> TrainingOptions:
         distill_weight=args.distill_weight,
         temperature=args.temperature,
         model=FastGRNNConfig(
-            hidden_dim=args.hidden_dim, nu=args.nu, zeta=args.zeta, rank=args.rank
+            hidden_dim=args.hidden_dim or FastGRNNConfig().hidden_dim,
+            nu=args.nu,
+            zeta=args.zeta,
+            rank=args.rank,
         ),
     )
 
@@ -88,17 +115,23 @@ def _epoch_line(report: EpochReport) -> str:
     return line
 
 
-def main(argv: list[str] | None = None, stdout: TextSink | None = None) -> int:
-    out = stdout or sys.stdout
-    args = build_parser().parse_args(argv)
-    try:
-        options = _options(args)
-        data = load_jsonl(args.data, options.model.input_dim)
-    except (TrainingDataError, ValueError) as exc:
-        print(f"error: {exc}", file=out)
-        return 2
-    print(f"training on {len(data)} examples from {args.data} (seed {options.seed})", file=out)
+def _scorer_options(args: argparse.Namespace) -> ScorerOptions:
+    base = ScorerOptions()
+    training = base.training
+    return replace(
+        base,
+        training=replace(
+            training,
+            epochs=args.epochs or training.epochs,
+            seed=args.seed,
+            validation_split=args.val_split,
+            patience=args.patience,
+            model=replace(training.model, hidden_dim=args.hidden_dim or training.model.hidden_dim),
+        ),
+    )
 
+
+def _progress(args: argparse.Namespace, out: TextSink) -> tuple[Any, Any]:
     def on_batch(epoch: int, done: int, total: int) -> None:
         if not args.quiet:
             out.write(f"\repoch {epoch:3d} {progress_bar(done, total)}")
@@ -110,6 +143,64 @@ def main(argv: list[str] | None = None, stdout: TextSink | None = None) -> int:
         out.write(f"{prefix}{_epoch_line(report):<{_BAR_WIDTH + 20}}\n")
         out.flush()
 
+    return on_batch, on_epoch
+
+
+def train_labeled(args: argparse.Namespace, out: TextSink) -> int:
+    """Train the prompt scorer; nothing is written unless training succeeds."""
+    target = args.out or DEFAULT_SCORER_PATH
+    try:
+        options = _scorer_options(args)
+        rows = load_labelled(args.labeled)
+    except (TrainingDataError, ValueError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    held = sum(is_held_out(r.id) for r in rows)
+    print(
+        f"training the prompt scorer on {len(rows) - held} labelled prompts "
+        f"({held} held out for measuring) from {', '.join(args.labeled)} (seed {args.seed})",
+        file=out,
+    )
+    on_batch, on_epoch = _progress(args, out)
+    try:
+        trained = train_scorer(
+            rows, options, on_batch=on_batch, on_epoch=on_epoch, sources=list(args.labeled)
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    if trained.stopped_early:
+        print(f"early stopping after epoch {len(trained.history)}", file=out)
+    best = trained.history[trained.best_epoch - 1]
+    print(f"best epoch {trained.best_epoch}: {_epoch_line(best)}", file=out)
+    save_trained(trained, target)
+    calibration = trained.spec.calibration
+    print(
+        f"calibration: score threshold {calibration.threshold(0.5):.4f} for half the prompts on "
+        f"the powerful tier; saved {target} and its exemplar bank ({len(trained.bank)} prompts)",
+        file=out,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None, stdout: TextSink | None = None) -> int:
+    out = stdout or sys.stdout
+    args = build_parser().parse_args(argv)
+    if args.labeled:
+        return train_labeled(args, out)
+    if not args.data:
+        print("error: give a candidate-scoring data file or --labeled FILE [FILE ...]", file=out)
+        return 2
+    args.out = args.out or DEFAULT_CANDIDATE_PATH
+    try:
+        options = _options(args)
+        data = load_jsonl(args.data, options.model.input_dim)
+    except (TrainingDataError, ValueError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    print(f"training on {len(data)} examples from {args.data} (seed {options.seed})", file=out)
+
+    on_batch, on_epoch = _progress(args, out)
     result = train(data, options, on_batch=on_batch, on_epoch=on_epoch)
     best = result.history[result.best_epoch - 1]
     if result.stopped_early:

@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,13 +54,19 @@ class Dataset:
         return self.take(order[:cut]), self.take(order[cut:])
 
 
-def parse_line(line: str, where: str, input_dim: int | None) -> tuple[list[float], float, float]:
+def json_object(line: str, where: str) -> dict[str, Any]:
+    """One JSON Lines record, which must be an object; errors name `where` (file:line)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise TrainingDataError(f"{where}: not valid JSON ({exc.msg})") from exc
     if not isinstance(record, dict):
         raise TrainingDataError(f"{where}: expected a JSON object")
+    return record
+
+
+def parse_line(line: str, where: str, input_dim: int | None) -> tuple[list[float], float, float]:
+    record = json_object(line, where)
     features = record.get("features")
     if not isinstance(features, list) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

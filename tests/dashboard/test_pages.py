@@ -266,6 +266,7 @@ def test_router_settings_use_the_versioned_service(staff_browser):
         "enable_circuit_breaker": "on",
         "circuit_breaker_threshold": "5",
         "enable_quantization": "on",
+        "target_powerful_share": "0.4",
     }
     page = staff_browser.post("/dashboard/router/settings/", data).content.decode()
     assert "less than or equal to 1.0" in page

@@ -31,6 +31,17 @@ def token(settings):
     return {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
 
 
+def copy_scorer(target):
+    """The shipped prompt scorer and its exemplar bank, copied to `target` (and beside it)."""
+    source = "models/fastgrnn.safetensors"
+    shutil.copy(source, target)
+    shutil.copy(
+        source.replace(".safetensors", ".exemplars.safetensors"),
+        target.with_name(target.stem + ".exemplars.safetensors"),
+    )
+    return target
+
+
 def jwt_for(client, username: str, password: str) -> dict:
     data = client.post(
         "/api/auth/jwt/login", {"username": username, "password": password},
@@ -131,6 +142,7 @@ def test_admin_config_reads_the_reference_fields(client, token):
         "enable_circuit_breaker": True,
         "circuit_breaker_threshold": 5,
         "enable_quantization": True,
+        "target_powerful_share": 0.4,
         "database_path": None,
     }
 
@@ -168,8 +180,7 @@ def test_admin_reload_swaps_a_good_file_and_keeps_the_model_on_a_bad_one(
 ):
     from routing.services import router_settings_update
 
-    good = tmp_path / "good.safetensors"
-    shutil.copy(router_export()["model_path"].replace("./", ""), good)
+    good = copy_scorer(tmp_path / "good.safetensors")
     with django_capture_on_commit_callbacks(execute=True):
         router_settings_update(actor=staff_user, model_path=str(good))
     response = client.post("/admin/reload", **token)
@@ -179,6 +190,9 @@ def test_admin_reload_swaps_a_good_file_and_keeps_the_model_on_a_bad_one(
     assert served is not None and served.path == str(good)
 
     good.write_bytes(b"not a safetensors file")
+    assert client.post("/admin/reload", **token).status_code == 500
+    copy_scorer(good)
+    (tmp_path / "good.exemplars.safetensors").write_bytes(b"not a bank")
     response = client.post("/admin/reload", **token)
     assert response.status_code == 500
     body = response.json()

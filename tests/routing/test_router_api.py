@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from configversions.models import ConfigVersion
 from routerproject.state import get_state
 from routing import live
-from routing.exemplars import OUTCOMES_KEY, flush_outcomes
+from routing.exemplars import OUTCOMES_KEY, flush_outcomes, recent_decisions
 from routing.models import RoutingExemplar, ServiceType
 from routing.router_runtime import NeuralDecision, RouterRuntime, record_feedback
 from routing.services import router_settings_update
@@ -107,12 +107,21 @@ def _decide(runtime, text, service="chat"):
     )
 
 
-def test_without_exemplars_the_powerful_tier_is_chosen():
-    decision = _decide(RouterRuntime(), "hello there")
-    assert decision.tier == "powerful" and decision.reason == "no_exemplars"
+def test_the_scorer_decides_from_the_prompt_at_the_calibrated_threshold():
+    runtime = RouterRuntime()
+    decision = _decide(runtime, "hello there")
+    router = runtime.current(RouterSpec())
+    assert decision.reason == "model" and 0.0 <= decision.score <= 1.0
+    assert router.threshold is not None
+    assert (decision.tier == "lightweight") == (decision.score <= router.threshold)
+    assert (
+        decision.confidence >= 0.925
+        if decision.tier == "lightweight"
+        else decision.confidence < 0.925
+    )
 
 
-def test_outcomes_become_exemplars_that_steer_later_decisions():
+def test_outcomes_become_exemplars_with_the_prompts_statistics_not_its_text():
     runtime = RouterRuntime()
     text = "translate good morning into French"
     decision = _decide(runtime, text)
@@ -123,12 +132,14 @@ def test_outcomes_become_exemplars_that_steer_later_decisions():
     exemplar = RoutingExemplar.objects.get()
     assert exemplar.lightweight_attempts == 30 and exemplar.success_rate > 0.95
     assert exemplar.access_count == 30
-    later = _decide(runtime, text)  # the index was reloaded: the generation moved
-    assert later.reason == "model"
-    assert later.confidence > 0
+    assert len(bytes(exemplar.stats)) == 8 * 4 and len(bytes(exemplar.embedding)) == 256 * 4
+    assert "French" not in json.dumps(exemplar.metadata)
+    recent = recent_decisions()
+    assert len(recent) == 30 and recent[0]["requestId"] == "r29"
+    assert recent[0]["score"] == round(decision.score, 4) and recent[0]["tier"] == "lightweight"
 
 
-def test_feedback_corrects_the_upstreams_verdict(staff_client):
+def test_feedback_corrects_the_upstreams_verdict_and_says_whether_powerful_was_needed(staff_client):
     runtime = RouterRuntime()
     decision = NeuralDecision(
         **{**_decide(runtime, "summarise this").__dict__, "tier": "lightweight"}
@@ -143,10 +154,26 @@ def test_feedback_corrects_the_upstreams_verdict(staff_client):
     flush_outcomes()
     exemplar = RoutingExemplar.objects.get()
     assert (exemplar.lightweight_attempts, exemplar.lightweight_successes) == (1, 0)
+    assert (exemplar.verdicts, exemplar.need_votes) == (1, 1)  # a bad lightweight answer
+    explicit = staff_client.post(
+        "/api/router/feedback",
+        {"requestId": "req-1", "success": True, "powerfulNeeded": False},
+        format="json",
+    )
+    assert explicit.status_code == 200
+    flush_outcomes()
+    exemplar.refresh_from_db()
+    assert (exemplar.verdicts, exemplar.need_votes) == (2, 1)
     unknown = staff_client.post(
         "/api/router/feedback", {"requestId": "nope", "success": True}, format="json"
     )
     assert unknown.status_code == 404
+    bad = staff_client.post(
+        "/api/router/feedback",
+        {"requestId": "req-1", "success": True, "powerfulNeeded": "perhaps"},
+        format="json",
+    )
+    assert bad.status_code == 400
 
 
 def test_broken_events_and_unknown_services_are_skipped():

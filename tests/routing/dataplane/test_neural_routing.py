@@ -1,5 +1,5 @@
-"""A `neural` service end to end in-process: the router's tier decides which instance answers, and
-outcomes and client feedback move later decisions."""
+"""A `neural` service end to end in-process: the router's tier decides which instance answers, the
+calibrated threshold follows the target share, and client verdicts are kept for retraining."""
 
 import json
 
@@ -12,8 +12,9 @@ from routing import live
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.exemplars import flush_outcomes
+from routing.models import RoutingExemplar
 from routing.router_runtime import record_feedback
-from routing.services import instance_add, service_type_update
+from routing.services import instance_add, router_settings_update, service_type_update
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -60,28 +61,31 @@ async def upstream_model(upstream: str) -> str:
     )
 
 
-async def test_the_tier_the_router_chooses_answers_and_learns(neural_chat):
+async def test_the_tier_the_router_chooses_answers_and_follows_the_target_share(neural_chat):
     first = await ask("n-1")
-    assert first["x-router-decision"] == "powerful"
-    assert await upstream_model(neural_chat) == "big-model"
+    score = float(first["x-router-score"])
+    expected = "lightweight" if float(first["x-router-confidence"]) >= 0.925 else "powerful"
+    assert first["x-router-decision"] == expected
+    tier_model = {"lightweight": "small-model", "powerful": "big-model"}
+    assert await upstream_model(neural_chat) == tier_model[expected]
 
-    await sync_to_async(flush_outcomes)()  # the prompt is now an exemplar, untried on lightweight
-    second = await ask("n-2")
-    assert second["x-router-decision"] == "lightweight"
-    assert float(second["x-router-confidence"]) > 0.85
-    assert await upstream_model(neural_chat) == "small-model"
+    # The calibrated threshold follows the setting: every prompt powerful, then none.
+    for share, tier in ((1.0, "powerful"), (0.0, "lightweight")):
+        await sync_to_async(router_settings_update)(actor=None, target_powerful_share=share)
+        live.forget_live_config()
+        response = await ask(f"n-share-{share}")
+        assert response["x-router-decision"] == tier
+        assert float(response["x-router-score"]) == score  # the prompt's score is the prompt's
+        assert await upstream_model(neural_chat) == tier_model[tier]
 
-    # Clients keep saying the lightweight answers were bad: the router stops sending it there.
-    decisions = []
-    for index in range(3, 30):
-        response = await ask(f"n-{index}")
-        decisions.append(response["x-router-decision"])
-        if decisions[-1] == "lightweight":
-            assert await sync_to_async(record_feedback)(request_id=f"n-{index}", success=False)
-        await sync_to_async(flush_outcomes)()
-        if decisions[-3:] == ["powerful"] * 3:
-            break
-    assert decisions[-3:] == ["powerful"] * 3, decisions
+    # A client's verdict lands on the prompt's exemplar, for the next retraining.
+    await sync_to_async(flush_outcomes)()
+    assert await sync_to_async(record_feedback)(
+        request_id="n-1", success=True, powerful_needed=True
+    )
+    await sync_to_async(flush_outcomes)()
+    exemplar = await RoutingExemplar.objects.aget()
+    assert (exemplar.verdicts, exemplar.need_votes, exemplar.access_count) == (1, 1, 3)
 
 
 async def test_tier_models_are_routed_others_served_by_name_and_unknown_ones_are_404(neural_chat):
@@ -98,32 +102,3 @@ async def test_tier_models_are_routed_others_served_by_name_and_unknown_ones_are
         "/v1/chat/completions", body, content_type="application/json"
     )
     assert (await pipeline.handle(request, CHAT)).status_code == 404
-
-
-async def test_prompts_can_be_embedded_by_the_gateways_embedding_service(
-    neural_chat, settings, caplog
-):
-    from routing.models import RoutingExemplar
-
-    settings.NEURAL_EMBEDDING_DIMENSIONS = 8  # what the simulated embedding model returns
-    settings.NEURAL_EMBEDDING_MODEL = "fake-embed"
-    await sync_to_async(instance_add)(
-        service_type="embedding", name="fake-embed", base_url=neural_chat, actor=None
-    )
-    await ask("e-1")
-    await sync_to_async(flush_outcomes)()
-    exemplar = await RoutingExemplar.objects.aget()
-    assert len(bytes(exemplar.embedding)) == 8 * 4
-
-    settings.NEURAL_EMBEDDING_MODEL = "no-such-model"  # falls back to the local embedder
-    body = json.dumps(
-        {"model": "auto", "messages": [{"role": "user", "content": "another prompt"}]}
-    )
-    request = AsyncRequestFactory().post(
-        "/v1/chat/completions", body, content_type="application/json"
-    )
-    assert (await pipeline.handle(request, CHAT)).status_code == 200
-    await sync_to_async(flush_outcomes)()
-    sizes = [len(bytes(e.embedding)) async for e in RoutingExemplar.objects.all()]
-    assert sizes == [8 * 4, 8 * 4]  # the local embedder works at the configured size too
-    assert "embedding service failed" in caplog.text

@@ -1,0 +1,98 @@
+"""The prompt scorer in service: FastGRNN cell, feature standardisation, exemplar bank, calibration.
+
+One `PromptModel` is loaded from a model file and the exemplar bank it names; `score` is what the
+gateway, `score_prompts` and the bench all call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from routing.neural.embedding import HashingEmbedder
+from routing.neural.fastgrnn import FastGRNN
+from routing.neural.model_file import ModelFileError, parse_model, read_metadata, read_model_bytes
+from routing.neural.model_holder import ServedModel, prepare_model
+from routing.neural.scorer import (
+    FEATURE_COUNT,
+    ExemplarBank,
+    ScorerSpec,
+    bank_path,
+    raw_features,
+)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PromptModel:
+    served: ServedModel
+    spec: ScorerSpec
+    bank: ExemplarBank
+    embedder: HashingEmbedder
+
+    @property
+    def model(self) -> FastGRNN:
+        return self.served.model
+
+    def embed(self, text: str) -> FloatArray:
+        return self.embedder.embed(text)
+
+    def standardise(self, features: npt.NDArray[np.float64]) -> FloatArray:
+        mean = np.asarray(self.spec.mean, dtype=np.float64)
+        scale = np.asarray(self.spec.scale, dtype=np.float64)
+        out: FloatArray = ((features - mean) / scale).astype(np.float32)
+        return out
+
+    def score_embedded(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
+        """Scores of prompts whose embeddings the caller already has."""
+        features = raw_features(texts, embeddings, self.bank, self.spec.evidence)
+        return self.served.kernel.score(self.standardise(features))
+
+    def score(self, text: str, embedding: FloatArray | None = None) -> float:
+        vector = self.embed(text) if embedding is None else embedding
+        return float(self.score_embedded([text], vector.reshape(1, -1))[0])
+
+    def score_many(self, texts: Sequence[str]) -> FloatArray:
+        embeddings = np.stack([self.embed(t) for t in texts]) if texts else np.zeros((0, 1))
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        return self.score_embedded(texts, embeddings.astype(np.float32))
+
+
+def load_prompt_model(
+    path: str | Path,
+    *,
+    quantize: bool = True,
+    timer: Callable[[], float] = time.perf_counter,
+) -> PromptModel:
+    """Load and check a model file and its exemplar bank; every problem is a `ModelFileError`."""
+    started = timer()
+    where = str(path)
+    raw = read_model_bytes(path)
+    model = parse_model(raw, where)
+    spec = ScorerSpec.from_metadata(read_metadata(raw, where), where)
+    if model.config.input_dim != FEATURE_COUNT:
+        raise ModelFileError(
+            f"{where}: the cell takes {model.config.input_dim} inputs, "
+            f"the scorer produces {FEATURE_COUNT} features"
+        )
+    bank = ExemplarBank.load(bank_path(path))
+    if bank.dimensions != spec.dimensions:
+        raise ModelFileError(
+            f"{where}: the exemplar bank has {bank.dimensions}-dimensional embeddings, "
+            f"the model expects {spec.dimensions}"
+        )
+    served = prepare_model(
+        model,
+        quantize=quantize,
+        path=where,
+        size_bytes=len(raw),
+        load_time_ms=(timer() - started) * 1000.0,
+    )
+    return PromptModel(served, spec, bank, HashingEmbedder(spec.dimensions))
