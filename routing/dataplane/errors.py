@@ -1,6 +1,7 @@
 """Answers the gateway makes itself, in OpenAI's error shape so SDKs raise their usual exceptions."""
 
 import json
+import math
 from collections.abc import Mapping
 
 from django.http import HttpResponse
@@ -81,6 +82,20 @@ def no_instance(model: str) -> GatewayError:
         kind="server_error",
         code="no_available_instance",
         retry_after=1,
+    )
+
+
+def circuit_open(model: str, wait_seconds: float) -> GatewayError:
+    """Every instance of the model is held off by its circuit breaker; `wait_seconds` until one may
+    be tried again (Retry-After, at least 1)."""
+    retry_after = max(1, math.ceil(wait_seconds))
+    return GatewayError(
+        503,
+        f"Every instance of '{model}' is failing (circuit breaker open); "
+        f"try again in {retry_after}s.",
+        kind="server_error",
+        code="circuit_open",
+        retry_after=retry_after,
     )
 
 

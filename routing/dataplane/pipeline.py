@@ -387,8 +387,16 @@ class _Attempts:
                 if not tried
                 else tuple(c for c in candidates if c.instance_id not in tried)
             )
-            lease = await self._pick(model, remaining)
-            if lease is None:
+            if not remaining:
+                return last
+            try:
+                lease = await self._pick(model, remaining)
+            except NoInstanceAvailable:
+                return last
+            except errors.GatewayError as held_off:
+                # Every breaker refused: an earlier attempt's answer, if any, says more.
+                if last.response is None and last.error is None:
+                    last = _Outcome(error=held_off, retryable=True)
                 return last
             tried.add(lease.instance.instance_id)
             try:
@@ -432,27 +440,26 @@ class _Attempts:
                 return last
         return last
 
-    async def _pick(self, model: str, candidates: tuple[InstanceSpec, ...]) -> Lease | None:
-        """An instance that is healthy, permitted by its breaker and chosen by the balancer; when
-        every breaker refuses, the least recently failed instance rather than none."""
+    async def _pick(self, model: str, candidates: tuple[InstanceSpec, ...]) -> Lease:
+        """An instance that is healthy, permitted by its breaker and chosen by the balancer.
+        Raises `errors.circuit_open` when every breaker refuses (no instance is tried behind its
+        breaker's back) and `NoInstanceAvailable` when every candidate is disabled or drained."""
+        wait = 0.0
         while candidates:
             try:
-                usable, known, all_open = await breakers.eligible(candidates, self.state)
+                usable, known, wait = await breakers.eligible(candidates, self.state)
             except STATE_ERRORS as exc:
                 log_degraded(
                     logger, exc, "Breakers and health not read, shared state unavailable: %s", exc
                 )
-                usable, known, all_open = candidates, {}, False
+                usable, known = candidates, {}
+            if not usable:
+                break
             if len(usable) == len(candidates):
                 usable = candidates  # the same tuple: the balancer's prepared pool is reused
-            try:
-                lease = await choose(
-                    self.service, model, usable, client_ip=self.client, state=self.state
-                )
-            except NoInstanceAvailable:
-                return None
-            if all_open:
-                return lease
+            lease = await choose(
+                self.service, model, usable, client_ip=self.client, state=self.state
+            )
             instance = lease.instance
             try:
                 permitted = await breakers.apermit(
@@ -468,7 +475,7 @@ class _Attempts:
             # Another worker took the last HALF_OPEN probe slot in the meantime.
             await lease.arelease()
             candidates = tuple(c for c in candidates if c.instance_id != instance.instance_id)
-        return None
+        raise errors.circuit_open(model, wait)
 
     async def _admit_instance(self, instance: InstanceSpec) -> errors.GatewayError | None:
         try:
