@@ -68,7 +68,7 @@ async def serve(request):
 
 async def assert_no_in_flight(*instances):
     for spec in instances:
-        assert int(await get_state().aget(in_flight_key(spec)) or 0) == 0, spec.instance_id
+        assert get_state().lease_count(in_flight_key(spec)) == 0, spec.instance_id
 
 
 async def last_upstream_request(upstream) -> dict:
