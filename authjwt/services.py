@@ -114,7 +114,8 @@ def _issue_pair(
 def user_login(
     *, username: str, password: str, device_info: str = "", ip_address: str | None = None
 ) -> IssuedPair:
-    user = authenticate(username=username, password=password)
+    # The password throttle counts it against the user name and the address (backends).
+    user = authenticate(username=username, password=password, address=ip_address)
     if user is None or not user.is_active:
         raise InvalidCredentials("Invalid username or password")
     user.last_login = timezone.now()
