@@ -224,6 +224,16 @@ def user_logout(*, user: Any, jti: str | None, all_sessions: bool = False) -> in
     return len(_revoke(rows, reason=LOGOUT_REASON, actor=user))
 
 
+@transaction.atomic
+def user_sessions_end(*, user: Any, reason: str) -> int:
+    """Revoke every token of the user (their credentials changed): on every worker at once, since
+    `_revoke` adds them to the shared set."""
+    revoked = _revoke(IssuedToken.objects.filter(user=user), reason=reason, actor=None)
+    if revoked:
+        logger.info("Revoked %d tokens of user %s: %s", len(revoked), user.pk, reason)
+    return len(revoked)
+
+
 def iso_duration(seconds: float) -> str:
     """ISO 8601 duration as in the seed: `PT2.5S`."""
     text = f"{seconds:.3f}".rstrip("0").rstrip(".")

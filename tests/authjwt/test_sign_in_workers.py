@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
 ADMIN_PASSWORD = "workers-admin-" + secrets.token_hex(6)
 GUESSED_PASSWORD = "workers-guessed-" + secrets.token_hex(6)
+VICTIM_PASSWORD = "workers-victim-" + secrets.token_hex(6)
 LIMIT = 4
 
 
@@ -29,6 +30,7 @@ class Gateway:
     url: str
     arbiter_pid: int
     env: dict[str, str]
+    victim_id: int
 
     def workers(self) -> list[int]:
         return worker_pids(self.arbiter_pid)
@@ -40,13 +42,14 @@ class Gateway:
             return client.request(method, path, headers=headers, **kwargs)
 
 
-def _create_user(env: dict[str, str], username: str, password: str) -> None:
+def _create_user(env: dict[str, str], username: str, password: str) -> int:
     code = (
         "from django.contrib.auth.models import User; "
-        f"User.objects.create_user({username!r}, password={password!r}, is_staff=True)"
+        f"print(User.objects.create_user({username!r}, password={password!r}, is_staff=True).pk)"
     )
     result = manage("shell", "-c", code, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
+    return int(result.stdout.split()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,7 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
             result = manage(*command, env=env)
             assert result.returncode == 0, result.stderr[-2000:]
         _create_user(env, "guessed", GUESSED_PASSWORD)
+        victim_id = _create_user(env, "victim", VICTIM_PASSWORD)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         command = [
@@ -81,7 +85,7 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
             "-k", "uvicorn_worker.UvicornWorker", "-w", "2", "-b", f"127.0.0.1:{port}",
         ]  # fmt: skip
         with running(command, env=env, ready_url=f"{base}/health") as arbiter:
-            gateway = Gateway(base, arbiter.pid, env)
+            gateway = Gateway(base, arbiter.pid, env, victim_id)
             assert len(gateway.workers()) == 2
             yield gateway
 
@@ -108,16 +112,18 @@ def _fresh_window(seconds_needed: float) -> None:
         time.sleep(left + 0.05)
 
 
+def _post_form(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
+    """GET the form's page for its CSRF token, then POST the fields with it."""
+    page = client.get(path)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    return client.post(path, data={**fields, "csrfmiddlewaretoken": token[1]})
+
+
 def _form_sign_in(gateway: Gateway, path: str, username: str, password: str, address: str) -> str:
     headers = {"x-forwarded-for": address}
     with httpx.Client(base_url=gateway.url, timeout=10, headers=headers) as client:
-        page = client.get(path)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        assert token, page.text[:500]
-        answer = client.post(
-            path,
-            data={"username": username, "password": password, "csrfmiddlewaretoken": token[1]},
-        )
+        answer = _post_form(client, path, {"username": username, "password": password})
     if answer.status_code == 302:
         return "ok"
     assert answer.status_code == 200, answer.text[:500]
@@ -160,3 +166,38 @@ def test_password_guesses_spread_over_workers_are_throttled_together(gateway):
         "GET", "/api/auth/jwt/tokens", "198.51.100.24", auth=("admin", ADMIN_PASSWORD)
     )
     assert other.status_code == 200
+
+
+def test_a_password_change_in_the_django_admin_ends_the_sessions_on_every_worker(gateway):
+    address = "198.51.100.30"
+    credentials = {"username": "victim", "password": VICTIM_PASSWORD}
+    pair = gateway.request("POST", "/api/auth/jwt/login", address, json=credentials).json()["data"]
+    bearer = {"authorization": f"Bearer {pair['token']}"}
+
+    def with_old_token() -> httpx.Response:
+        return gateway.request("GET", "/api/auth/jwt/tokens", address, headers=bearer)
+
+    assert set(_on_both_workers(gateway, with_old_token)) == {200}
+
+    new_password = "workers-changed-" + secrets.token_hex(6)
+    headers = {"x-forwarded-for": "198.51.100.31"}
+    with httpx.Client(base_url=gateway.url, timeout=10, headers=headers) as admin:
+        signed_in = _post_form(
+            admin, "/django-admin/login/", {"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert signed_in.status_code == 302, signed_in.text[:500]
+        changed = _post_form(
+            admin,
+            f"/django-admin/auth/user/{gateway.victim_id}/password/",
+            {"password1": new_password, "password2": new_password, "usable_password": "true"},
+        )
+        assert changed.status_code == 302, changed.text[:500]
+
+    # At once, on both workers: the old access token is refused and the refresh token mints nothing.
+    assert set(_on_both_workers(gateway, with_old_token)) == {401}
+    refresh = gateway.request(
+        "POST", "/api/auth/jwt/refresh", address, json={"refreshToken": pair["refreshToken"]}
+    )
+    assert refresh.status_code == 401
+    credentials["password"] = new_password
+    assert gateway.request("POST", "/api/auth/jwt/login", address, json=credentials).is_success
