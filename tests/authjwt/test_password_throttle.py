@@ -176,14 +176,15 @@ def test_failed_attempts_are_logged_and_counted(staff_user, caplog):
 def test_the_forms_say_why_they_refuse(staff_user):
     for _ in range(LIMIT):
         WAYS["dashboard-form"](Client(), "operator", "guess", ADDRESS)
-    response = Client().post(
+    client = Client()
+    response = client.post(
         "/dashboard/login/",
         {"username": "operator", "password": STAFF_PASSWORD},
         REMOTE_ADDR=ADDRESS,
     )
     text = response.content.decode()
     assert re.search(r"Too many failed sign-in attempts. Try again in \d+ seconds?\.", text)
-    assert "_auth_user_id" not in Client().session
+    assert "_auth_user_id" not in client.session
 
 
 @override_settings(JWT_LOGIN_ATTEMPTS_PER_MINUTE=LIMIT, GATEWAY_TRUSTED_PROXIES=["10.0.0.0/8"])
