@@ -41,6 +41,10 @@ class UpstreamBroken(UpstreamError):
     """The answer began but its body failed midway."""
 
 
+class UpstreamTooLarge(UpstreamError):
+    """A body to be read whole is larger than the caller accepts."""
+
+
 class UpstreamHeaders:
     def __init__(self, raw: "CIMultiDictProxy[str]") -> None:
         self._raw = raw
@@ -70,8 +74,16 @@ class UpstreamResponse:
     # Bodies are never decoded here: upstreams are asked for `identity`.
     aiter_bytes = aiter_raw
 
-    async def aread(self) -> bytes:
-        return b"".join([chunk async for chunk in self.aiter_raw()])
+    async def aread(self, limit: int) -> bytes:
+        """The whole body, refused (UpstreamTooLarge) as soon as it passes `limit` bytes: what is
+        held in memory stays bounded whatever the upstream sends."""
+        chunks, size = [], 0
+        async for chunk in self.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamTooLarge(f"more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():

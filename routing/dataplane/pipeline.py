@@ -45,6 +45,7 @@ from .client import (
     UpstreamError,
     UpstreamResponse,
     UpstreamTimeout,
+    UpstreamTooLarge,
     UpstreamUnreachable,
     send_upstream,
 )
@@ -81,7 +82,25 @@ _NOT_FORWARDED = HOP_BY_HOP | {
     "x-forwarded-for",
     "x-real-ip",
 }
-_NOT_RELAYED = HOP_BY_HOP | {"content-length", "date", "server"}
+# Upstream answer headers the client receives: what describes the body, and what OpenAI's SDKs and
+# clients read (limits, retry hints, request ids). Anything else (cookies for the gateway's own
+# origin, CORS grants, HSTS, hop-by-hop headers) is the upstream's business, not the client's.
+_RELAYED = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "etag",
+        "last-modified",
+        "link",
+        "vary",
+        "retry-after",
+        "request-id",  # the gateway stamps its own x-request-id
+    }
+)
+_RELAYED_PREFIXES = ("x-ratelimit-", "openai-")
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 _trusted_proxies = parse_networks(settings.GATEWAY_TRUSTED_PROXIES)
@@ -523,15 +542,21 @@ async def _attempt(
         return retry.BROKEN, error
 
 
-def _relayed_headers(
-    response: UpstreamResponse, translation: Translation | None
-) -> list[tuple[str, str]]:
-    headers = [
-        (name, value) for name, value in response.headers.multi_items() if name not in _NOT_RELAYED
-    ]
+def _is_relayed(name: str) -> bool:
+    return name in _RELAYED or name.startswith(_RELAYED_PREFIXES)
+
+
+def _relayed_headers(response: UpstreamResponse, translation: Translation | None) -> dict[str, str]:
+    """The allowed headers, a repeated one (Link, Vary) as one comma-joined field (RFC 9110 §5.3:
+    the same meaning, and a Django response holds one value per name)."""
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        if _is_relayed(name):
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if translation is not None:
         # The body is rewritten: its upstream type and encoding no longer describe it.
-        headers = [(n, v) for n, v in headers if n not in ("content-type", "content-encoding")]
+        headers.pop("content-type", None)
+        headers.pop("content-encoding", None)
     return headers
 
 
@@ -585,11 +610,13 @@ async def _relay(
         )
     else:
         waited = time.perf_counter()
+        limit = settings.GATEWAY_BUFFER_LIMIT_BYTES
         try:
-            if translation is None:
-                body = b"".join([chunk async for chunk in response.aiter_raw()])
-            else:
-                body = translation.status_body(response.status_code, await response.aread())
+            body = await response.aread(limit)
+            if translation is not None:
+                body = translation.status_body(response.status_code, body)
+        except UpstreamTooLarge:
+            raise errors.upstream_too_large(lease.instance.instance_id, limit) from None
         except UpstreamTimeout:
             raise errors.upstream_timeout(lease.instance.instance_id) from None
         except UpstreamError:
@@ -601,7 +628,7 @@ async def _relay(
         exchange.count_usage(read_usage(body, response.headers.get("content-type", "")))
         content_type = translation.content_type if translation else None
         relayed = HttpResponse(body, status=response.status_code, content_type=content_type)
-    for name, value in headers:
+    for name, value in headers.items():
         if name == "content-type" and translation is None:
             relayed["Content-Type"] = value
         elif name != "content-type":
