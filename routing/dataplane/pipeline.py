@@ -15,6 +15,7 @@ starts during a database outage has no snapshot to serve from) answers 503 in Op
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -101,6 +102,7 @@ _RELAYED = frozenset(
     }
 )
 _RELAYED_PREFIXES = ("x-ratelimit-", "openai-")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 _trusted_proxies = parse_networks(settings.GATEWAY_TRUSTED_PROXIES)
@@ -236,10 +238,12 @@ async def record_outcome(instance: InstanceSpec, outcome: str) -> None:
 
 
 def forwardable(request: HttpRequest) -> dict[str, str]:
+    # Headers the client's `Connection` names are for this hop only (RFC 9110 §7.6.1).
+    hop_only = {token.strip().lower() for token in request.headers.get("connection", "").split(",")}
     headers = {
         name.lower(): value
         for name, value in request.headers.items()
-        if name.lower() not in _NOT_FORWARDED
+        if name.lower() not in _NOT_FORWARDED and name.lower() not in hop_only
     }
     # Bodies are relayed undecoded: an upstream must not send gzip to a client that did not ask for it.
     headers.setdefault("accept-encoding", "identity")
@@ -254,11 +258,16 @@ def peer_ip(request: HttpRequest) -> str:
     )
 
 
+def request_id_of(request: HttpRequest) -> str:
+    """The client's `X-Request-Id` when it is a plausible id, else a fresh one: it is echoed in a
+    header and keys the routing decision in shared state, so it is bounded to 128 characters
+    without spaces, commas or anything outside printable ASCII."""
+    sent = request.headers.get("x-request-id", "")
+    return sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
-    exchange = Exchange(
-        request.headers.get("x-request-id") or uuid.uuid4().hex,
-        service_type=endpoint.service_type,
-    )
+    exchange = Exchange(request_id_of(request), service_type=endpoint.service_type)
     await arefresh_view()
     metrics.exchange_started(exchange.service_type)
     status = 500

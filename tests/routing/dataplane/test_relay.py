@@ -1,8 +1,11 @@
-"""What the gateway relays of an upstream's answer: a bounded error body, an allow-list of headers."""
+"""What crosses the gateway: a bounded upstream error body, an allow-list of upstream headers, the
+client's headers without those its `Connection` header names, a sane request id."""
 
 import json
+import re
 import tracemalloc
 
+import httpx
 import pytest
 from django.test import AsyncRequestFactory
 
@@ -89,3 +92,36 @@ async def test_only_allowed_upstream_headers_are_relayed_with_every_value(stream
     assert response["retry-after"] == "3"
     assert response["link"] == "<https://a.example>; rel=a, <https://b.example>; rel=b"
     assert response["vary"] == "Accept, Origin"
+
+
+async def test_headers_named_by_the_clients_connection_header_are_not_forwarded(upstream):
+    request = chat_request(
+        connection="keep-alive, X-Hop-Secret , x-other-hop",
+        x_hop_secret="for the next hop only",
+        x_other_hop="1",
+        x_vendor="kept",
+    )
+    response = await pipeline.handle(request, CHAT)
+    assert response.status_code == 200
+    async with httpx.AsyncClient() as http:
+        sent = (await http.get(f"{upstream}/_fake/last")).json()["headers"]
+    assert "x-hop-secret" not in sent and "x-other-hop" not in sent
+    assert "connection" not in sent or sent["connection"] != request.headers["connection"]
+    assert sent["x-vendor"] == "kept"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["x" * 6000, "has spaces", "bad\u00e9char", "a,b", ""],
+    ids=["6000 characters", "spaces", "non-ascii", "comma", "empty"],
+)
+async def test_a_long_or_odd_client_request_id_is_replaced_by_a_fresh_one(sent):
+    response = await pipeline.handle(chat_request(x_request_id=sent), CHAT)
+    assert response.status_code == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", response["x-request-id"]), response["x-request-id"]
+
+
+@pytest.mark.parametrize("sent", ["req_01HZX3", "0b5f3c2e-9d3a-4f7e-8c1a-2b6d5e4f3a21", "a" * 128])
+async def test_a_sane_client_request_id_is_kept(sent):
+    response = await pipeline.handle(chat_request(x_request_id=sent), CHAT)
+    assert response["x-request-id"] == sent
