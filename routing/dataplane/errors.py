@@ -140,6 +140,18 @@ def upstream_unreachable(instance_id: str) -> GatewayError:
     )
 
 
+def upstream_too_large(instance_id: str, limit: int) -> GatewayError:
+    """An answer that must be read whole (an error, or a body without a stream's type) but is larger
+    than GATEWAY_BUFFER_LIMIT_BYTES: cut rather than held in the worker's memory."""
+    return GatewayError(
+        502,
+        f"The upstream instance {instance_id} sent an answer larger than this gateway buffers "
+        f"({limit} bytes); it was cut.",
+        kind="server_error",
+        code="upstream_response_too_large",
+    )
+
+
 def stream_error_event(message: str) -> bytes:
     """How a stream that already started tells the client it broke: an SSE error event."""
     error = {"message": message, "type": "server_error", "param": None, "code": "upstream_error"}

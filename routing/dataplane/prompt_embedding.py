@@ -13,6 +13,7 @@ import random
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 
 from routing.service_types import ServiceKind
 from routing.snapshot import LiveConfig
@@ -51,8 +52,10 @@ async def embed_with_service(
             connect_timeout_s=instance.connect_timeout_s,
             request_timeout_s=instance.request_timeout_s,
         )
-        raw = await response.aread()
-        await response.aclose()
+        try:
+            raw = await response.aread(settings.GATEWAY_BUFFER_LIMIT_BYTES)
+        finally:
+            await response.aclose()
     except UpstreamError as error:
         raise EmbeddingUnavailable(f"{instance.instance_id}: {error}") from None
     if upstream.translation is not None:
