@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from .forms import ThrottledAdminAuthenticationForm
 from .models import ApiKey, IssuedToken, TokenCleanup
+
+# The Django admin's sign-in goes through the password throttle like every other (forms.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(IssuedToken)

@@ -114,7 +114,8 @@ def _issue_pair(
 def user_login(
     *, username: str, password: str, device_info: str = "", ip_address: str | None = None
 ) -> IssuedPair:
-    user = authenticate(username=username, password=password)
+    # The password throttle counts it against the user name and the address (backends).
+    user = authenticate(username=username, password=password, address=ip_address)
     if user is None or not user.is_active:
         raise InvalidCredentials("Invalid username or password")
     user.last_login = timezone.now()
@@ -221,6 +222,16 @@ def user_logout(*, user: Any, jti: str | None, all_sessions: bool = False) -> in
     else:
         return 0
     return len(_revoke(rows, reason=LOGOUT_REASON, actor=user))
+
+
+@transaction.atomic
+def user_sessions_end(*, user: Any, reason: str) -> int:
+    """Revoke every token of the user (their credentials changed): on every worker at once, since
+    `_revoke` adds them to the shared set."""
+    revoked = _revoke(IssuedToken.objects.filter(user=user), reason=reason, actor=None)
+    if revoked:
+        logger.info("Revoked %d tokens of user %s: %s", len(revoked), user.pk, reason)
+    return len(revoked)
 
 
 def iso_duration(seconds: float) -> str:

@@ -310,7 +310,7 @@ def main() -> None:
     def leases() -> dict[str, int]:
         if state is None:
             return {}
-        return {i: int(state.get(f"lb:inflight:{i}") or 0) for i in instance_ids}
+        return {i: state.lease_count(f"lb:inflight:{i}") for i in instance_ids}
 
     fake = [sys.executable, "-m", "routing.fakeupstream", "--port", str(upstream_port)]
     gunicorn = gunicorn_command(port, workers=options.workers, production_config=True)

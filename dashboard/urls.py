@@ -4,6 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
+from authjwt.forms import ThrottledAuthenticationForm
+
 from .views import monitoring, overview, router, security, services, versions
 
 app_name = "dashboard"
@@ -14,6 +16,7 @@ urlpatterns = [
         "login/",
         auth_views.LoginView.as_view(
             template_name="dashboard/login.html",
+            authentication_form=ThrottledAuthenticationForm,
             redirect_authenticated_user=True,
             next_page="dashboard:home",
         ),

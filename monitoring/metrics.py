@@ -163,6 +163,15 @@ ADMIN_AUTH_FAILURES = _category(
         "Refused attempts on the operations API's /admin/* endpoints.",
     ),
 )
+PASSWORD_FAILURES = _category(
+    "system",
+    Counter(
+        "gateway_password_failures",
+        "Password sign-ins refused, on every way of presenting one: result=refused (wrong "
+        "credentials) or throttled (too many failures for the user name or the address).",
+        ["result"],
+    ),
+)
 CACHE_LOOKUPS = _category(
     "custom",
     Counter(
@@ -295,6 +304,10 @@ def observe_router_decision(
 
 def admin_auth_failed() -> None:
     ADMIN_AUTH_FAILURES.inc()
+
+
+def password_failed(*, throttled: bool) -> None:
+    PASSWORD_FAILURES.labels("throttled" if throttled else "refused").inc()
 
 
 def cache_lookup(cache: str, *, hit: bool) -> None:

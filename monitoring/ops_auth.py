@@ -3,7 +3,9 @@
 With TINY_DANCER_AUTH_TOKEN set: `Authorization: Bearer <token>`, compared in constant time (the
 seed's scheme). Without it, /admin/* is never open: a staff operator must authenticate with a JWT
 bearer token or HTTP Basic. The session cookie is not accepted, these views being CSRF-exempt for
-API clients. Every refusal is counted (`<prefix>_admin_auth_failures_total`) and logged.
+API clients. Every refusal is counted (`<prefix>_admin_auth_failures_total`) and logged. A Basic
+password goes through the sign-in throttle (authjwt.throttles): too many failures answer 429 with
+`Retry-After`.
 """
 
 import functools
@@ -20,6 +22,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from authjwt.authentication import RevocableJWTAuthentication
+from authjwt.errors import TooManyAttempts
 
 from . import metrics
 
@@ -35,7 +38,8 @@ def _bearer(request: HttpRequest) -> str | None:
 
 
 def admin_principal(request: HttpRequest) -> tuple[bool, Any]:
-    """(allowed, the staff user or None for the shared token)."""
+    """(allowed, the staff user or None for the shared token); TooManyAttempts from a throttled
+    Basic password."""
     token = settings.TINY_DANCER_AUTH_TOKEN
     if token:
         presented = _bearer(request) or ""
@@ -96,7 +100,13 @@ def admin_endpoint(methods: tuple[str, ...]) -> Callable[[View], View]:
                 response = JsonResponse({"error": "Method not allowed"}, status=405)
                 response["Allow"] = ", ".join(methods)
                 return response
-            allowed, user = admin_principal(request)
+            try:
+                allowed, user = admin_principal(request)
+            except TooManyAttempts as refusal:
+                metrics.admin_auth_failed()  # the throttle has logged it
+                response = JsonResponse({"error": refusal.message}, status=429)
+                response["Retry-After"] = str(refusal.wait)
+                return response
             if not allowed:
                 metrics.admin_auth_failed()
                 logger.warning(

@@ -14,7 +14,7 @@ urlpatterns = [
     path("v1/", include("routing.dataplane.urls")),
     path("api/", include("routing.api.urls")),
     path("api/", include("configversions.api.urls")),
-    path("api-auth/", include("rest_framework.urls")),
+    path("api-auth/", include("authjwt.browsable_api_urls")),
     path("api/auth/", include("authjwt.api.urls")),
     path("api/monitoring/", include("monitoring.api.urls")),
     path("api/monitoring/", include("monitoring.api.monitoring_urls")),

@@ -9,10 +9,14 @@ as `http://2852039166/` (169.254.169.254). A name that does not resolve then (a 
 is accepted on its name alone. A name that resolves differently later (DNS rebinding) is caught
 when the data plane connects: `GuardedResolver` applies the same policy to every address the name
 resolves to at that moment, and the connection fails (502) if none is allowed. Literal addresses
-never reach a resolver; they were checked when saved and cannot change.
+never reach a resolver: `GuardedResolver.check_literal` applies the policy to them before each
+connection. The data plane and the health probes share that one client (`dataplane/client.py`), so
+the guard covers every connection to an instance. IPv6 addresses that carry an IPv4 address
+(IPv4-mapped or -compatible, NAT64, 6to4, Teredo) are judged by the IPv4 address.
 """
 
 import concurrent.futures
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -66,9 +70,15 @@ class DestinationPolicy:
         )
 
     def address_refusal(self, address: IPAddress) -> str | None:
-        """Why no instance may point at `address` ("is in …"), or None."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        """Why no instance may point at `address` ("is in …"), or None. An IPv6 address that
+        carries an IPv4 one is judged by the IPv4 address, where its packets end up."""
+        embedded = embedded_ipv4(address)
+        if embedded is None:
+            return self._refusal(address)
+        reason = self._refusal(embedded)
+        return f"embeds {embedded}, which {reason}" if reason else None
+
+    def _refusal(self, address: IPAddress) -> str | None:
         for network in self.denied_networks:
             if address.version == network.version and address in network:
                 return f"is in the denied network {network}"
@@ -78,6 +88,31 @@ class DestinationPolicy:
         if not loopback and not address.is_global and not self.allow_private:
             return "is a private address, which this gateway does not allow"
         return None
+
+
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# RFC 6052's well-known prefix and RFC 8215's local-use one (in its /96 form).
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
+    (::a.b.c.d), NAT64, 6to4 (2002::/16) or a Teredo client; None for anything else. Each reaches
+    the IPv4 address through the host's stack or a translator on the way."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if any(address in prefix for prefix in _NAT64):
+        return low32
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 keep their IPv6 meaning
+        return low32
+    return None
 
 
 def _host_name(host: str) -> str:
@@ -114,6 +149,12 @@ def refusal(
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _literal_refusal(host: str, policy: DestinationPolicy) -> str | None:
+    literal = _literal(host.split("%", 1)[0])
+    return policy.address_refusal(literal) if literal is not None else None
+
+
 class GuardedResolver(AbstractResolver):
     """aiohttp's resolver, keeping only the addresses the destination policy allows."""
 
@@ -135,6 +176,14 @@ class GuardedResolver(AbstractResolver):
         if not allowed:
             raise OSError(f"{host} resolves only to addresses instances may not point at")
         return allowed
+
+    def check_literal(self, host: str) -> None:
+        """OSError when `host` is an address the policy refuses. aiohttp connects to a literal
+        address without asking the resolver; it was checked when saved, but the policy may have
+        changed since (or refused less when it was saved)."""
+        reason = _literal_refusal(host, self.policy)
+        if reason is not None:
+            raise OSError(f"{host} {reason}")
 
     async def close(self) -> None:
         await self._inner.close()

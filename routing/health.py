@@ -5,15 +5,16 @@ An instance is probed at its adapter's model-list route (`GET /v1/models` for th
 healthy when it answers below 500 (it is up and speaking HTTP; a 401 is a configuration matter the
 requests themselves will show), unhealthy on a 5xx, a connection failure or no answer in time.
 No ORM here: `routing.tasks.probe_instances` reads the instances and records the results.
+Probes go through the data plane's client, so through the same connect-time destination policy
+(`routing.destinations`): no redirects, no proxy from the environment.
 """
 
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import httpx
-
 from routing.dataplane.adapters.base import join_url
+from routing.dataplane.client import UpstreamError, send_upstream
 from routing.service_types import Adapter
 
 
@@ -39,14 +40,23 @@ def probe_headers(api_key: str, headers: Mapping[str, str] | None) -> dict[str, 
     return sent
 
 
-async def probe(client: httpx.AsyncClient, target: ProbeTarget, limit_s: float) -> bool:
+async def probe(target: ProbeTarget, limit_s: float) -> bool:
     try:
         # wait_for bounds the whole exchange, not only each network step.
         response = await asyncio.wait_for(
-            client.get(target.url, headers=dict(target.headers), timeout=limit_s), limit_s
+            send_upstream(
+                "GET",
+                target.url,
+                headers=target.headers,
+                content=b"",
+                connect_timeout_s=limit_s,
+                request_timeout_s=limit_s,
+            ),
+            limit_s,
         )
-    except (httpx.HTTPError, TimeoutError, OSError):
+    except (UpstreamError, TimeoutError):
         return False
+    await response.aclose()
     return response.status_code < 500
 
 
@@ -56,13 +66,10 @@ async def probe_all(
     """{instance key: healthy}. Probes run concurrently: a slow instance delays no other."""
     targets = list(targets)
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
 
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+    async def one(target: ProbeTarget) -> bool:
+        async with gate:
+            return await probe(target, limit_s)
 
-        async def one(target: ProbeTarget) -> bool:
-            async with gate:
-                return await probe(client, target, limit_s)
-
-        results = await asyncio.gather(*(one(t) for t in targets))
+    results = await asyncio.gather(*(one(t) for t in targets))
     return {target.key: healthy for target, healthy in zip(targets, results, strict=True)}

@@ -7,6 +7,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from routerproject.serializers import StrictSerializer
+
 from ..keys import display_prefix
 from ..models import ApiKey, CleanupType, IssuedToken
 from ..selectors import effective_status
@@ -77,7 +79,7 @@ class TokenListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ACTIVE", "REVOKED", "EXPIRED"], required=False)
 
 
-class RevokeInput(serializers.Serializer):
+class RevokeInput(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 
@@ -87,7 +89,7 @@ class RevokeOutput(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
-class RevokeBatchInput(serializers.Serializer):
+class RevokeBatchInput(StrictSerializer):
     tokenIds = serializers.ListField(
         child=serializers.CharField(max_length=64), min_length=1, max_length=1000
     )
@@ -101,7 +103,7 @@ class RevokeBatchOutput(serializers.Serializer):
     failedTokens = serializers.ListField(child=serializers.CharField())
 
 
-class CleanupInput(serializers.Serializer):
+class CleanupInput(StrictSerializer):
     cleanupType = serializers.ChoiceField(choices=CleanupType.choices, default=CleanupType.ALL)
 
 
@@ -126,7 +128,7 @@ class BlacklistStatsOutput(serializers.Serializer):
 # Login, refresh, logout, validate
 
 
-class LoginInput(serializers.Serializer):
+class LoginInput(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
@@ -139,11 +141,11 @@ class TokenPairOutput(serializers.Serializer):
     tokenId = serializers.CharField()
 
 
-class RefreshInput(serializers.Serializer):
+class RefreshInput(StrictSerializer):
     refreshToken = serializers.CharField(max_length=4096)
 
 
-class LogoutInput(serializers.Serializer):
+class LogoutInput(StrictSerializer):
     allSessions = serializers.BooleanField(required=False, default=False)
 
 
@@ -151,7 +153,7 @@ class LogoutOutput(serializers.Serializer):
     revokedTokens = serializers.IntegerField()
 
 
-class ValidateInput(serializers.Serializer):
+class ValidateInput(StrictSerializer):
     token = serializers.CharField(max_length=4096)
 
 
@@ -176,7 +178,7 @@ def _service_types(value: list[str]) -> list[str]:
     return value
 
 
-class ApiKeyCreateInput(serializers.Serializer):
+class ApiKeyCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
     allowedServiceTypes = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, default=list, max_length=100
@@ -190,7 +192,7 @@ class ApiKeyCreateInput(serializers.Serializer):
         return _service_types(value)
 
 
-class ApiKeyUpdateInput(serializers.Serializer):
+class ApiKeyUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=100, required=False)
     allowedServiceTypes = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, max_length=100

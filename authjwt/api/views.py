@@ -20,7 +20,7 @@ from routerproject.schema import error_responses, responses
 
 from .. import selectors, services
 from ..models import ApiKey, IssuedToken
-from ..throttles import LoginRateThrottle
+from ..throttles import RefreshRateThrottle, client_address
 from . import serializers as s
 
 MAX_USER_AGENT = 512
@@ -29,7 +29,7 @@ MAX_USER_AGENT = 512
 def _client(request: Request) -> dict[str, Any]:
     return {
         "device_info": request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
-        "ip_address": request.META.get("REMOTE_ADDR") or None,
+        "ip_address": client_address(request) or None,
     }
 
 
@@ -171,8 +171,8 @@ class BlacklistStatsView(APIView):
 class LoginView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginRateThrottle]
 
+    # The password throttle (authjwt.throttles) runs inside the service's `authenticate`.
     @extend_schema(request=s.LoginInput, responses=_credential_responses("Login"))
     def post(self, request: Request) -> Response:
         data = s.LoginInput(data=request.data)
@@ -184,7 +184,7 @@ class LoginView(APIView):
 class RefreshView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginRateThrottle]
+    throttle_classes = [RefreshRateThrottle]
 
     @extend_schema(request=s.RefreshInput, responses=_credential_responses("Refresh"))
     def post(self, request: Request) -> Response:

@@ -15,13 +15,14 @@ from rest_framework.views import APIView
 from routerproject.envelope import envelope
 from routerproject.exceptions import NotFound
 from routerproject.schema import responses
+from routerproject.serializers import StrictSerializer
 from routing.resilience.breakers import breaker_stats, force_breakers
 from routing.selectors import instance_service_types
 
 _STATE_ORDER = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
 
 
-class ForceInputSerializer(serializers.Serializer):
+class ForceInputSerializer(StrictSerializer):
     instanceId = serializers.CharField(
         required=False, help_text="`name@baseUrl`; leave out to act on every instance."
     )

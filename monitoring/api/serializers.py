@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from routerproject.serializers import StrictSerializer
+
 from ..degradation import Level
 from ..errors import COMPONENTS
 
@@ -26,7 +28,7 @@ class MonitoringConfigSerializer(serializers.Serializer):
     performance = PerformanceSerializer()
 
 
-class MonitoringConfigUpdateSerializer(serializers.Serializer):
+class MonitoringConfigUpdateSerializer(StrictSerializer):
     """Any subset of the settings; nested objects may be sent in part."""
 
     enabled = serializers.BooleanField(required=False)
@@ -52,23 +54,23 @@ class UpdatedFieldsSerializer(serializers.Serializer):
     config = MonitoringConfigSerializer()
 
 
-class EnabledSerializer(serializers.Serializer):
+class EnabledSerializer(StrictSerializer):
     enabled = serializers.BooleanField()
 
 
-class PrefixSerializer(serializers.Serializer):
+class PrefixSerializer(StrictSerializer):
     prefix = serializers.CharField()
 
 
-class CollectionIntervalSerializer(serializers.Serializer):
+class CollectionIntervalSerializer(StrictSerializer):
     collectionInterval = serializers.CharField(help_text="ISO-8601 duration, e.g. PT30S.")
 
 
-class CategoriesSerializer(serializers.Serializer):
+class CategoriesSerializer(StrictSerializer):
     enabledCategories = serializers.ListField(child=serializers.CharField())
 
 
-class CustomTagsSerializer(serializers.Serializer):
+class CustomTagsSerializer(StrictSerializer):
     customTags = serializers.DictField(child=serializers.CharField())
 
 
@@ -88,11 +90,11 @@ class DegradationStatusSerializer(serializers.Serializer):
     errorComponentCount = serializers.IntegerField()
 
 
-class LevelSerializer(serializers.Serializer):
+class LevelSerializer(StrictSerializer):
     level = serializers.ChoiceField(choices=[level.value for level in Level])
 
 
-class ErrorResetSerializer(serializers.Serializer):
+class ErrorResetSerializer(StrictSerializer):
     component = serializers.ChoiceField(
         choices=list(COMPONENTS), required=False, help_text="Omitted: every component."
     )

@@ -118,6 +118,9 @@ LOGIN_URL = "admin:login"
 REDIS_URL = env_str("REDIS_URL")
 STATE_BACKEND = "redis" if REDIS_URL else "memory"
 STATE_KEY_PREFIX = env_str("STATE_KEY_PREFIX", "router:")
+# Process-local state: generation moves go through the database too, so that the serving process
+# notices changes made by another one (`manage.py` commands); see routerproject.state.announced.
+STATE_ANNOUNCES_GENERATIONS = STATE_BACKEND == "memory"
 
 # Where `make run` and the uvicorn launcher bind; the seed's TINY_DANCER_* names are accepted too.
 BIND_HOST = env_str("HOST") or env_str("TINY_DANCER_BIND_ADDRESS") or "127.0.0.1"

@@ -14,7 +14,8 @@ GATEWAY_KEEPALIVE_EXPIRY_S = env_float("GATEWAY_KEEPALIVE_EXPIRY_S", 30.0)
 GATEWAY_CONNECT_TIMEOUT_S = env_float("GATEWAY_CONNECT_TIMEOUT_S", 5.0)
 GATEWAY_REQUEST_TIMEOUT_S = env_float("GATEWAY_REQUEST_TIMEOUT_S", 300.0)
 # Answers up to this size that are not streams are read whole and sent with a Content-Length;
-# larger ones and streams are relayed chunk by chunk.
+# larger successful ones and streams are relayed chunk by chunk. Error answers (status >= 400) are
+# always read whole, so a larger one is cut (502 upstream_response_too_large): memory stays bounded.
 GATEWAY_BUFFER_LIMIT_BYTES = env_int("GATEWAY_BUFFER_LIMIT_BYTES", 1 << 20, minimum=0)
 
 # Client request bodies above this size get 413 without being read whole: a larger Content-Length

@@ -18,7 +18,8 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
-# Login attempts per client address (and per user name) per minute, across every worker.
+# Failed password attempts per client address and per user name per minute, across every worker and
+# every way of presenting a password (authjwt.throttles); also refresh calls per address.
 JWT_LOGIN_ATTEMPTS_PER_MINUTE = env_int("JWT_LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1)
 
 # `/v1` needs an API key (`Authorization: Bearer sk-…` or `X-API-Key`). On by default everywhere.
@@ -26,3 +27,6 @@ GATEWAY_REQUIRE_API_KEY = env_bool("GATEWAY_REQUIRE_API_KEY", True)
 # Upper bound on how long a worker may trust a cached key without re-reading it, should an
 # invalidation be lost while Redis was unreachable; invalidations normally apply on the next request.
 API_KEY_CACHE_MAX_AGE_SECONDS = env_int("API_KEY_CACHE_MAX_AGE_SECONDS", 60, minimum=1)
+
+# Every password (JWT login, HTTP Basic, the sign-in forms) goes through this backend's throttle.
+AUTHENTICATION_BACKENDS = ["authjwt.backends.ThrottledModelBackend"]

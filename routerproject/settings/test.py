@@ -14,3 +14,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 
 # Runs may share one Redis (parallel checkouts, CI): each test process gets its own key space.
 STATE_KEY_PREFIX = f"test:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
+
+# Unit tests share one process: nothing to announce (tests of the announcements build their own).
+STATE_ANNOUNCES_GENERATIONS = False

@@ -8,11 +8,35 @@ Sync methods serve the management API, Celery and admin; the `a`-prefixed ones s
 `/v1` hot path without blocking its event loop. Keys are namespaced by `STATE_KEY_PREFIX`.
 """
 
+import os
+import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 GENERATION_KEY = "config:generation"
+
+# A process's leases (`incr_least`) count only while it proved itself alive this recently: a worker
+# killed mid-request stops refreshing, and its share of every count is dropped within this time.
+LEASE_OWNER_TTL_SECONDS = 15.0
+_owner: tuple[int, str] | None = None
+
+
+def lease_owner() -> str:
+    """This process's name as a lease owner, unique across hosts and restarts (a forked worker
+    gets its own: the pid is checked)."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+    return _owner[1]
+
+
+def lease_owner_key(owner: str) -> str:
+    """Present (with LEASE_OWNER_TTL_SECONDS) while `owner` is alive."""
+    return f"lease-owner:{owner}"
+
 
 # The memory side of an AtomicScript: (current values of its keys, the caller's args, now) ->
 # (result, new values (None deletes the key), TTL in seconds for the keys written or None).
@@ -83,10 +107,14 @@ class SharedState(Protocol):
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
-        """Atomically pick the key with the lowest value ÷ weight (a missing or negative value counts
-        as 0; ties go to the first from index `start`, cyclically), increment it, refresh its TTL and
-        return its index: least-connections selection and the in-flight count in one step."""
+        """Atomically pick the lease count with the lowest value ÷ weight (ties go to the first
+        from index `start`, cyclically), take one lease on it for `owner` (this process by
+        default), refresh its TTL and return its index: least-connections selection and the
+        in-flight count in one step. A lease count is kept per owner; it counts the leases of
+        owners alive (see `refresh_lease_owner`), and the shares of dead owners are dropped."""
         ...
 
     async def aincr_least(
@@ -95,7 +123,24 @@ class SharedState(Protocol):
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int: ...
+
+    def release_lease(self, key: str, *, owner: str | None = None) -> None:
+        """Give back one of `owner`'s leases on `key` (none left, e.g. dropped as dead: nothing)."""
+        ...
+
+    async def arelease_lease(self, key: str, *, owner: str | None = None) -> None: ...
+
+    def lease_count(self, key: str) -> int:
+        """The leases held on `key` by owners alive."""
+        ...
+
+    def refresh_lease_owner(self, owner: str | None = None) -> None:
+        """`owner` (this process by default) is alive for LEASE_OWNER_TTL_SECONDS more; taking a
+        lease refreshes it too, so only a process holding long leases needs to call this."""
+        ...
 
     def set_add(self, key: str, *members: str) -> int: ...
     def set_remove(self, key: str, *members: str) -> int: ...

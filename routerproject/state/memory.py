@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .base import AtomicScript
+from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owner_key
 
 Clock = Callable[[], float]
 
@@ -108,20 +108,38 @@ class MemoryState:
     async def aincr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
         return self.incr(key, amount, ttl_seconds)
 
+    def _leases(self, key: str) -> dict[str, int]:
+        """`key`'s leases per owner alive; the shares of owners no longer alive are dropped."""
+        current = self._live(key)
+        leases: dict[str, int] = current if isinstance(current, dict) else {}
+        for dead in [o for o in leases if self._live(lease_owner_key(o)) is None]:
+            del leases[dead]
+        return leases
+
+    def _refresh_owner(self, owner: str) -> None:
+        self._values[lease_owner_key(owner)] = "1"
+        self._expire(lease_owner_key(owner), LEASE_OWNER_TTL_SECONDS)
+
     def incr_least(
         self,
         keys: Sequence[str],
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
+        owner = owner or lease_owner()
         count = len(keys)
         with self._lock:
-            values = [max(int(self._live(key) or 0), 0) for key in keys]
+            self._refresh_owner(owner)
+            values = [sum(self._leases(key).values()) for key in keys]
             order = [(start + offset) % count for offset in range(count)]
             chosen = min(order, key=lambda i: values[i] / weights[i])
             key = keys[chosen]
-            self._values[key] = int(self._live(key) or 0) + 1
+            leases = self._leases(key)
+            leases[owner] = leases.get(owner, 0) + 1
+            self._values[key] = leases
             if ttl_seconds is not None:
                 self._expire(key, ttl_seconds)
         return chosen
@@ -132,8 +150,31 @@ class MemoryState:
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
-        return self.incr_least(keys, weights, start, ttl_seconds)
+        return self.incr_least(keys, weights, start, ttl_seconds, owner=owner)
+
+    def release_lease(self, key: str, *, owner: str | None = None) -> None:
+        owner = owner or lease_owner()
+        with self._lock:
+            leases = self._leases(key)
+            held = leases.get(owner, 0) - 1
+            if held > 0:
+                leases[owner] = held
+            else:
+                leases.pop(owner, None)
+
+    async def arelease_lease(self, key: str, *, owner: str | None = None) -> None:
+        self.release_lease(key, owner=owner)
+
+    def lease_count(self, key: str) -> int:
+        with self._lock:
+            return sum(self._leases(key).values())
+
+    def refresh_lease_owner(self, owner: str | None = None) -> None:
+        with self._lock:
+            self._refresh_owner(owner or lease_owner())
 
     def set_add(self, key: str, *members: str) -> int:
         with self._lock:

@@ -18,7 +18,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .base import AtomicScript
+from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owner_key
 from .outage import OUTAGE_RETRY_SECONDS, OutageGate
 
 # Connections per event loop (one loop per worker process) for the hot path.
@@ -29,25 +29,68 @@ ASYNC_POOL_SIZE = 256
 _RETRIES = 1
 
 # KEYS: the counters; ARGV: start index (0-based), TTL in ms (0: none), then one weight per key.
-_INCR_LEAST = """
+# Lease counts are hashes {owner: leases}; an owner counts while its `lease-owner:{owner}` key
+# lives (ARGV owner prefix + owner). The shares of dead owners are dropped as they are met.
+_LIVE_LEASES = """
+local owner_prefix = ARGV[1]
+local alive = {}
+local function live_leases(key)
+  local fields = redis.call('HGETALL', key)
+  local total = 0
+  for i = 1, #fields, 2 do
+    local owner = fields[i]
+    if alive[owner] == nil then
+      alive[owner] = redis.call('EXISTS', owner_prefix .. owner) == 1
+    end
+    if alive[owner] then
+      total = total + math.max(tonumber(fields[i + 1]), 0)
+    else
+      redis.call('HDEL', key, owner)
+    end
+  end
+  return total
+end
+"""
+
+# ARGV: owner prefix, owner, owner TTL ms, start, key TTL ms, weights...
+_INCR_LEAST = (
+    _LIVE_LEASES
+    + """
+local owner = ARGV[2]
+local start = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+redis.call('SET', owner_prefix .. owner, '1', 'PX', ARGV[3])
 local count = #KEYS
-local start = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
 local chosen, lowest = 1, nil
 for offset = 0, count - 1 do
   local index = ((start + offset) % count) + 1
-  local value = math.max(tonumber(redis.call('GET', KEYS[index]) or '0'), 0)
-  local ratio = value / tonumber(ARGV[index + 2])
+  local ratio = live_leases(KEYS[index]) / tonumber(ARGV[index + 5])
   if lowest == nil or ratio < lowest then
     chosen, lowest = index, ratio
   end
 end
-redis.call('INCR', KEYS[chosen])
+redis.call('HINCRBY', KEYS[chosen], owner, 1)
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[chosen], ttl)
 end
 return chosen - 1
 """
+)
+
+# ARGV: owner prefix (unused), owner
+_RELEASE_LEASE = """
+local held = redis.call('HGET', KEYS[1], ARGV[2])
+if not held then return 0 end
+if tonumber(held) <= 1 then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+else
+  redis.call('HINCRBY', KEYS[1], ARGV[2], -1)
+end
+return 1
+"""
+
+# ARGV: owner prefix
+_LEASE_COUNT = _LIVE_LEASES + "return live_leases(KEYS[1])\n"
 
 
 # What a shared-state call raises when the state is unreachable (Redis down, socket errors).
@@ -118,7 +161,9 @@ class RedisState:
         )
         self._async_clients: dict[int, Any] = {}
         self._incr_least = self.client.register_script(_INCR_LEAST)
-        self._async_scripts: dict[int, Any] = {}
+        self._release_lease = self.client.register_script(_RELEASE_LEASE)
+        self._lease_count = self.client.register_script(_LEASE_COUNT)
+        self._async_scripts: dict[tuple[int, str], Any] = {}
         self._scripts: dict[tuple[int, str], Any] = {}
 
     def _k(self, key: str) -> str:
@@ -262,10 +307,29 @@ class RedisState:
         return int((await pipe.execute())[0])
 
     def _least_args(
-        self, keys: Sequence[str], weights: Sequence[float], start: int, ttl_seconds: float | None
-    ) -> tuple[list[str], list[float | int]]:
+        self,
+        keys: Sequence[str],
+        weights: Sequence[float],
+        start: int,
+        ttl_seconds: float | None,
+        owner: str | None,
+    ) -> tuple[list[str], list[str | float | int]]:
         ttl = 0 if ttl_seconds is None else self._px(ttl_seconds)
-        return [self._k(k) for k in keys], [start, ttl, *weights]
+        return [self._k(k) for k in keys], [
+            self._k(lease_owner_key("")),
+            owner or lease_owner(),
+            self._px(LEASE_OWNER_TTL_SECONDS),
+            start,
+            ttl,
+            *weights,
+        ]
+
+    def _async_script(self, source: str) -> Any:
+        client = self.aclient
+        script = self._async_scripts.get((id(client), source))
+        if script is None:
+            script = self._async_scripts[(id(client), source)] = client.register_script(source)
+        return script
 
     @_gated
     def incr_least(
@@ -274,8 +338,10 @@ class RedisState:
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
-        script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
+        script_keys, args = self._least_args(keys, weights, start, ttl_seconds, owner)
         return int(self._incr_least(keys=script_keys, args=args))
 
     @_gated
@@ -285,13 +351,29 @@ class RedisState:
         weights: Sequence[float],
         start: int = 0,
         ttl_seconds: float | None = None,
+        *,
+        owner: str | None = None,
     ) -> int:
-        client = self.aclient
-        script = self._async_scripts.get(id(client))
-        if script is None:
-            script = self._async_scripts[id(client)] = client.register_script(_INCR_LEAST)
-        script_keys, args = self._least_args(keys, weights, start, ttl_seconds)
-        return int(await script(keys=script_keys, args=args))
+        script_keys, args = self._least_args(keys, weights, start, ttl_seconds, owner)
+        return int(await self._async_script(_INCR_LEAST)(keys=script_keys, args=args))
+
+    @_gated
+    def release_lease(self, key: str, *, owner: str | None = None) -> None:
+        self._release_lease(keys=[self._k(key)], args=["", owner or lease_owner()])
+
+    @_gated
+    async def arelease_lease(self, key: str, *, owner: str | None = None) -> None:
+        script = self._async_script(_RELEASE_LEASE)
+        await script(keys=[self._k(key)], args=["", owner or lease_owner()])
+
+    @_gated
+    def lease_count(self, key: str) -> int:
+        return int(self._lease_count(keys=[self._k(key)], args=[self._k(lease_owner_key(""))]))
+
+    @_gated
+    def refresh_lease_owner(self, owner: str | None = None) -> None:
+        key = self._k(lease_owner_key(owner or lease_owner()))
+        self.client.set(key, "1", px=self._px(LEASE_OWNER_TTL_SECONDS))
 
     @_gated
     def set_add(self, key: str, *members: str) -> int:

@@ -13,6 +13,7 @@ from monitoring import metrics
 from routerproject.envelope import envelope
 from routerproject.exceptions import InvalidInput, NotFound
 from routerproject.schema import responses
+from routerproject.serializers import StrictSerializer
 
 from ..live import get_live_config
 from ..neural.circuit_breaker import tripped
@@ -27,7 +28,7 @@ def _component() -> serializers.FloatField:
     return serializers.FloatField(min_value=-FLOAT32_MAX, max_value=FLOAT32_MAX)
 
 
-class CandidateSerializer(serializers.Serializer):
+class CandidateSerializer(StrictSerializer):
     id = serializers.CharField()
     embedding = serializers.ListField(child=_component())
     metadata = serializers.DictField(required=False)
@@ -36,7 +37,7 @@ class CandidateSerializer(serializers.Serializer):
     success_rate = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
-class RouteRequestSerializer(serializers.Serializer):
+class RouteRequestSerializer(StrictSerializer):
     query_embedding = serializers.ListField(child=_component())
     candidates = CandidateSerializer(many=True)
     metadata = serializers.DictField(required=False)
@@ -82,7 +83,7 @@ class RouteView(APIView):
         return envelope(result.to_dict(), message="Routing decisions computed")
 
 
-class FeedbackSerializer(serializers.Serializer):
+class FeedbackSerializer(StrictSerializer):
     requestId = serializers.CharField(help_text="The x-request-id of the routed /v1 answer.")
     success = serializers.BooleanField(help_text="Whether the answer was good enough.")
     powerfulNeeded = serializers.BooleanField(

@@ -5,6 +5,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from routerproject.serializers import StrictSerializer
+
 from ..config_schema import DEFAULT_BREAKER
 from ..service_types import Adapter, LoadBalancer, RateLimitAlgorithm, RateLimitScope, Tier
 
@@ -111,7 +113,7 @@ class UpstreamPathField(serializers.CharField):
     pass
 
 
-class ServiceTypeInputSerializer(serializers.Serializer):
+class ServiceTypeInputSerializer(StrictSerializer):
     loadBalancer = serializers.ChoiceField(choices=_choices(LoadBalancer), source="load_balancer")
     rateLimit = RateLimitField(source="rate_limit", allow_null=True)
     circuitBreaker = ServiceCircuitBreakerField(source="circuit_breaker")
@@ -124,15 +126,15 @@ class ServiceTypeInputSerializer(serializers.Serializer):
         source="request_timeout_ms", min_value=1, max_value=3_600_000, help_text="Milliseconds."
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "instances" in self.initial_data:
-            raise serializers.ValidationError(
-                {"instances": ["Instances are managed at /api/config/instance/…/{serviceType}."]}
-            )
-        return attrs
+    def unknown_field_message(self, name: str) -> str:
+        if name == "instances":
+            return "Instances are managed at /api/config/instance/…/{serviceType}."
+        return super().unknown_field_message(name)
 
 
-class InstanceInputSerializer(serializers.Serializer):
+class InstanceInputSerializer(StrictSerializer):
+    # Read-only: an instance as the API shows it may be sent back to update it.
+    instanceId = serializers.CharField(read_only=True)
     name = serializers.CharField(max_length=200)
     baseUrl = BaseUrlField(source="base_url", max_length=500)
     apiKey = serializers.CharField(
@@ -148,7 +150,7 @@ class InstanceInputSerializer(serializers.Serializer):
     circuitBreaker = CircuitBreakerField(source="circuit_breaker", allow_null=True, required=False)
 
 
-class InstanceUpdateSerializer(serializers.Serializer):
+class InstanceUpdateSerializer(StrictSerializer):
     """Validated with partial=True so `instance` may carry only the fields that change."""
 
     instanceId = serializers.CharField(help_text="'name@baseUrl' of the instance to change.")

@@ -7,13 +7,15 @@ directly ~0.11-0.13 ms flat. The pipeline needs little of a client, so this modu
 little over aiohttp: send, a status, headers, the body as it arrives, and three kinds of failure.
 
 One session per event loop (a pool cannot cross loops), which under uvicorn and gunicorn's uvicorn
-workers means one per process. Bodies are relayed as they come: no decompression (the pipeline asks
+workers means one per process. Every connection to an instance (requests, health probes, the
+router's prompt embedding) goes through it, so through the destination policy at connect time. Bodies are relayed as they come: no decompression (the pipeline asks
 upstreams for `identity`), no redirects, no proxy variables from the environment.
 """
 
 import asyncio
 import atexit
 from collections.abc import AsyncIterator, Mapping
+from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
@@ -21,7 +23,7 @@ from multidict import CIMultiDictProxy
 
 from routing.destinations import GuardedResolver
 
-_sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
+_sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession, GuardedResolver]] = {}
 _CHUNK = 64 * 1024
 
 
@@ -39,6 +41,10 @@ class UpstreamUnreachable(UpstreamError):
 
 class UpstreamBroken(UpstreamError):
     """The answer began but its body failed midway."""
+
+
+class UpstreamTooLarge(UpstreamError):
+    """A body to be read whole is larger than the caller accepts."""
 
 
 class UpstreamHeaders:
@@ -70,8 +76,16 @@ class UpstreamResponse:
     # Bodies are never decoded here: upstreams are asked for `identity`.
     aiter_bytes = aiter_raw
 
-    async def aread(self) -> bytes:
-        return b"".join([chunk async for chunk in self.aiter_raw()])
+    async def aread(self, limit: int) -> bytes:
+        """The whole body, refused (UpstreamTooLarge) as soon as it passes `limit` bytes: what is
+        held in memory stays bounded whatever the upstream sends."""
+        chunks, size = [], 0
+        async for chunk in self.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamTooLarge(f"more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():
@@ -83,7 +97,7 @@ class UpstreamResponse:
 def _close_pools(*, only_dead_loops: bool) -> None:
     """Close the sockets of sessions whose event loop has ended (test runs make a loop per test),
     or of all of them at exit: neither can be awaited on its loop any more."""
-    for key, (loop, session) in list(_sessions.items()):
+    for key, (loop, session, _) in list(_sessions.items()):
         if not only_dead_loops or loop.is_closed():
             del _sessions[key]
             session.connector._close()  # type: ignore[union-attr]  # the synchronous close
@@ -92,26 +106,28 @@ def _close_pools(*, only_dead_loops: bool) -> None:
 atexit.register(_close_pools, only_dead_loops=False)
 
 
-def _session() -> aiohttp.ClientSession:
+def _session() -> tuple[aiohttp.ClientSession, GuardedResolver]:
     loop = asyncio.get_running_loop()
-    known_loop, session = _sessions.get(id(loop), (None, None))
-    if session is None or session.closed or known_loop is not loop:
-        _close_pools(only_dead_loops=True)
-        connector = aiohttp.TCPConnector(
-            limit=settings.GATEWAY_MAX_CONNECTIONS,
-            limit_per_host=0,
-            keepalive_timeout=settings.GATEWAY_KEEPALIVE_EXPIRY_S,
-            # The instance URL policy again, on the addresses a name has when connecting.
-            resolver=GuardedResolver(),
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            trust_env=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        )
-        _sessions[id(loop)] = (loop, session)
-    return session
+    known = _sessions.get(id(loop))
+    if known is not None and not known[1].closed and known[0] is loop:
+        return known[1], known[2]
+    _close_pools(only_dead_loops=True)
+    # The instance URL policy again, on the addresses a name has when connecting.
+    resolver = GuardedResolver()
+    connector = aiohttp.TCPConnector(
+        limit=settings.GATEWAY_MAX_CONNECTIONS,
+        limit_per_host=0,
+        keepalive_timeout=settings.GATEWAY_KEEPALIVE_EXPIRY_S,
+        resolver=resolver,
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        trust_env=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+    )
+    _sessions[id(loop)] = (loop, session, resolver)
+    return session, resolver
 
 
 async def send_upstream(
@@ -130,7 +146,9 @@ async def send_upstream(
         sock_read=request_timeout_s or settings.GATEWAY_REQUEST_TIMEOUT_S,
     )
     try:
-        response = await _session().request(
+        session, resolver = _session()
+        resolver.check_literal(urlsplit(url).hostname or "")
+        response = await session.request(
             method,
             url,
             headers=dict(headers),

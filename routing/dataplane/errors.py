@@ -1,6 +1,7 @@
 """Answers the gateway makes itself, in OpenAI's error shape so SDKs raise their usual exceptions."""
 
 import json
+import math
 from collections.abc import Mapping
 
 from django.http import HttpResponse
@@ -84,6 +85,20 @@ def no_instance(model: str) -> GatewayError:
     )
 
 
+def circuit_open(model: str, wait_seconds: float) -> GatewayError:
+    """Every instance of the model is held off by its circuit breaker; `wait_seconds` until one may
+    be tried again (Retry-After, at least 1)."""
+    retry_after = max(1, math.ceil(wait_seconds))
+    return GatewayError(
+        503,
+        f"Every instance of '{model}' is failing (circuit breaker open); "
+        f"try again in {retry_after}s.",
+        kind="server_error",
+        code="circuit_open",
+        retry_after=retry_after,
+    )
+
+
 def unavailable() -> GatewayError:
     """What the gateway cannot answer without its configuration store (see `pipeline.handle`)."""
     return GatewayError(
@@ -122,6 +137,18 @@ def upstream_unreachable(instance_id: str) -> GatewayError:
         f"The upstream instance {instance_id} could not be reached.",
         kind="server_error",
         code="upstream_unreachable",
+    )
+
+
+def upstream_too_large(instance_id: str, limit: int) -> GatewayError:
+    """An answer that must be read whole (an error, or a body without a stream's type) but is larger
+    than GATEWAY_BUFFER_LIMIT_BYTES: cut rather than held in the worker's memory."""
+    return GatewayError(
+        502,
+        f"The upstream instance {instance_id} sent an answer larger than this gateway buffers "
+        f"({limit} bytes); it was cut.",
+        kind="server_error",
+        code="upstream_response_too_large",
     )
 
 

@@ -15,6 +15,7 @@ starts during a database outage has no snapshot to serve from) answers 503 in Op
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -45,6 +46,7 @@ from .client import (
     UpstreamError,
     UpstreamResponse,
     UpstreamTimeout,
+    UpstreamTooLarge,
     UpstreamUnreachable,
     send_upstream,
 )
@@ -81,7 +83,26 @@ _NOT_FORWARDED = HOP_BY_HOP | {
     "x-forwarded-for",
     "x-real-ip",
 }
-_NOT_RELAYED = HOP_BY_HOP | {"content-length", "date", "server"}
+# Upstream answer headers the client receives: what describes the body, and what OpenAI's SDKs and
+# clients read (limits, retry hints, request ids). Anything else (cookies for the gateway's own
+# origin, CORS grants, HSTS, hop-by-hop headers) is the upstream's business, not the client's.
+_RELAYED = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "etag",
+        "last-modified",
+        "link",
+        "vary",
+        "retry-after",
+        "request-id",  # the gateway stamps its own x-request-id
+    }
+)
+_RELAYED_PREFIXES = ("x-ratelimit-", "openai-")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson")
 
 _trusted_proxies = parse_networks(settings.GATEWAY_TRUSTED_PROXIES)
@@ -219,10 +240,12 @@ async def record_outcome(instance: InstanceSpec, outcome: str) -> None:
 
 
 def forwardable(request: HttpRequest) -> dict[str, str]:
+    # Headers the client's `Connection` names are for this hop only (RFC 9110 §7.6.1).
+    hop_only = {token.strip().lower() for token in request.headers.get("connection", "").split(",")}
     headers = {
         name.lower(): value
         for name, value in request.headers.items()
-        if name.lower() not in _NOT_FORWARDED
+        if name.lower() not in _NOT_FORWARDED and name.lower() not in hop_only
     }
     # Bodies are relayed undecoded: an upstream must not send gzip to a client that did not ask for it.
     headers.setdefault("accept-encoding", "identity")
@@ -237,11 +260,16 @@ def peer_ip(request: HttpRequest) -> str:
     )
 
 
+def request_id_of(request: HttpRequest) -> str:
+    """The client's `X-Request-Id` when it is a plausible id, else a fresh one: it is echoed in a
+    header and keys the routing decision in shared state, so it is bounded to 128 characters
+    without spaces, commas or anything outside printable ASCII."""
+    sent = request.headers.get("x-request-id", "")
+    return sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
-    exchange = Exchange(
-        request.headers.get("x-request-id") or uuid.uuid4().hex,
-        service_type=endpoint.service_type,
-    )
+    exchange = Exchange(request_id_of(request), service_type=endpoint.service_type)
     await arefresh_view()
     metrics.exchange_started(exchange.service_type)
     status = 500
@@ -389,8 +417,16 @@ class _Attempts:
                 if not tried
                 else tuple(c for c in candidates if c.instance_id not in tried)
             )
-            lease = await self._pick(model, remaining)
-            if lease is None:
+            if not remaining:
+                return last
+            try:
+                lease = await self._pick(model, remaining)
+            except NoInstanceAvailable:
+                return last
+            except errors.GatewayError as held_off:
+                # Every breaker refused: an earlier attempt's answer, if any, says more.
+                if last.response is None and last.error is None:
+                    last = _Outcome(error=held_off, retryable=True)
                 return last
             tried.add(lease.instance.instance_id)
             try:
@@ -434,27 +470,26 @@ class _Attempts:
                 return last
         return last
 
-    async def _pick(self, model: str, candidates: tuple[InstanceSpec, ...]) -> Lease | None:
-        """An instance that is healthy, permitted by its breaker and chosen by the balancer; when
-        every breaker refuses, the least recently failed instance rather than none."""
+    async def _pick(self, model: str, candidates: tuple[InstanceSpec, ...]) -> Lease:
+        """An instance that is healthy, permitted by its breaker and chosen by the balancer.
+        Raises `errors.circuit_open` when every breaker refuses (no instance is tried behind its
+        breaker's back) and `NoInstanceAvailable` when every candidate is disabled or drained."""
+        wait = 0.0
         while candidates:
             try:
-                usable, known, all_open = await breakers.eligible(candidates, self.state)
+                usable, known, wait = await breakers.eligible(candidates, self.state)
             except STATE_ERRORS as exc:
                 log_degraded(
                     logger, exc, "Breakers and health not read, shared state unavailable: %s", exc
                 )
-                usable, known, all_open = candidates, {}, False
+                usable, known = candidates, {}
+            if not usable:
+                break
             if len(usable) == len(candidates):
                 usable = candidates  # the same tuple: the balancer's prepared pool is reused
-            try:
-                lease = await choose(
-                    self.service, model, usable, client_ip=self.client, state=self.state
-                )
-            except NoInstanceAvailable:
-                return None
-            if all_open:
-                return lease
+            lease = await choose(
+                self.service, model, usable, client_ip=self.client, state=self.state
+            )
             instance = lease.instance
             try:
                 permitted = await breakers.apermit(
@@ -470,7 +505,7 @@ class _Attempts:
             # Another worker took the last HALF_OPEN probe slot in the meantime.
             await lease.arelease()
             candidates = tuple(c for c in candidates if c.instance_id != instance.instance_id)
-        return None
+        raise errors.circuit_open(model, wait)
 
     async def _admit_instance(self, instance: InstanceSpec) -> errors.GatewayError | None:
         try:
@@ -525,15 +560,21 @@ async def _attempt(
         return retry.BROKEN, error
 
 
-def _relayed_headers(
-    response: UpstreamResponse, translation: Translation | None
-) -> list[tuple[str, str]]:
-    headers = [
-        (name, value) for name, value in response.headers.multi_items() if name not in _NOT_RELAYED
-    ]
+def _is_relayed(name: str) -> bool:
+    return name in _RELAYED or name.startswith(_RELAYED_PREFIXES)
+
+
+def _relayed_headers(response: UpstreamResponse, translation: Translation | None) -> dict[str, str]:
+    """The allowed headers, a repeated one (Link, Vary) as one comma-joined field (RFC 9110 §5.3:
+    the same meaning, and a Django response holds one value per name)."""
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        if _is_relayed(name):
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if translation is not None:
         # The body is rewritten: its upstream type and encoding no longer describe it.
-        headers = [(n, v) for n, v in headers if n not in ("content-type", "content-encoding")]
+        headers.pop("content-type", None)
+        headers.pop("content-encoding", None)
     return headers
 
 
@@ -587,11 +628,13 @@ async def _relay(
         )
     else:
         waited = time.perf_counter()
+        limit = settings.GATEWAY_BUFFER_LIMIT_BYTES
         try:
-            if translation is None:
-                body = b"".join([chunk async for chunk in response.aiter_raw()])
-            else:
-                body = translation.status_body(response.status_code, await response.aread())
+            body = await response.aread(limit)
+            if translation is not None:
+                body = translation.status_body(response.status_code, body)
+        except UpstreamTooLarge:
+            raise errors.upstream_too_large(lease.instance.instance_id, limit) from None
         except UpstreamTimeout:
             raise errors.upstream_timeout(lease.instance.instance_id) from None
         except UpstreamError:
@@ -603,7 +646,7 @@ async def _relay(
         exchange.count_usage(read_usage(body, response.headers.get("content-type", "")))
         content_type = translation.content_type if translation else None
         relayed = HttpResponse(body, status=response.status_code, content_type=content_type)
-    for name, value in headers:
+    for name, value in headers.items():
         if name == "content-type" and translation is None:
             relayed["Content-Type"] = value
         elif name != "content-type":

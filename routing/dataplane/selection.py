@@ -5,28 +5,41 @@ in-flight counts live in `SharedState`, so every worker of the fleet follows the
 While the shared state is unreachable each worker balances on its own: round robin follows a
 counter of the process, least connections becomes a weighted random pick (no count is leased), and
 a lease whose release fails is dropped (its increment fades after IN_FLIGHT_TTL_SECONDS).
+
+In-flight counts are leases held per worker process (`SharedState.incr_least`): each worker keeps
+its liveness key fresh (every request that leases does, and a daemon thread every
+LEASE_REFRESH_SECONDS, for a worker busy with long streams), and the leases of a worker that stopped
+(killed, crashed) stop counting within LEASE_OWNER_TTL_SECONDS.
 """
 
 import itertools
 import logging
+import os
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from routerproject.state import STATE_ERRORS, SharedState, log_degraded
+from routerproject.state.base import LEASE_OWNER_TTL_SECONDS
 from routing.service_types import LoadBalancer
 from routing.snapshot import InstanceSpec, ServiceSpec
 
 from .balancers import Pool, pick_ip_hash, pick_random, pick_round_robin
 
-# A worker that dies mid-request leaves its in-flight increments behind; they fade after this long.
+# An in-flight count nobody leased from for this long is removed (leases of live workers included:
+# no request lasts that long).
 IN_FLIGHT_TTL_SECONDS = 600.0
+LEASE_REFRESH_SECONDS = LEASE_OWNER_TTL_SECONDS / 3
 _POOL_CACHE_LIMIT = 512
 
 _rng = random.Random()
 _local_turns = itertools.count(1)  # round robin of this process while the shared state is down
 logger = logging.getLogger(__name__)
 _pools: dict[int, tuple[tuple[InstanceSpec, ...], Pool]] = {}
+_keeper_lock = threading.Lock()
+_keeper_pid: int | None = None  # the process whose liveness thread runs (a fork starts its own)
 
 
 class NoInstanceAvailable(Exception):
@@ -80,7 +93,7 @@ class Lease:
         self.released = True
         if self.in_flight_key is not None:
             try:
-                await self.state.aincr(self.in_flight_key, -1)
+                await self.state.arelease_lease(self.in_flight_key)
             except STATE_ERRORS as exc:
                 _release_failed(self.in_flight_key, exc)
 
@@ -91,13 +104,34 @@ class Lease:
         self.released = True
         if self.in_flight_key is not None:
             try:
-                self.state.incr(self.in_flight_key, -1)
+                self.state.release_lease(self.in_flight_key)
             except STATE_ERRORS as exc:
                 _release_failed(self.in_flight_key, exc)
 
 
 def _release_failed(key: str, error: BaseException) -> None:
     log_degraded(logger, error, "In-flight count %s not released, shared state unavailable", key)
+
+
+def _keep_alive(state: SharedState) -> None:
+    """Start this process's liveness thread once: its leases keep counting while it lives."""
+    global _keeper_pid
+    with _keeper_lock:
+        if _keeper_pid == os.getpid():
+            return
+        _keeper_pid = os.getpid()
+    threading.Thread(
+        target=_refresh_forever, args=(state,), name="lease-owner", daemon=True
+    ).start()
+
+
+def _refresh_forever(state: SharedState) -> None:
+    while True:
+        time.sleep(LEASE_REFRESH_SECONDS)
+        try:
+            state.refresh_lease_owner()
+        except STATE_ERRORS as exc:
+            log_degraded(logger, exc, "Lease owner not refreshed, shared state unavailable")
 
 
 async def choose(
@@ -131,6 +165,7 @@ async def choose(
         except STATE_ERRORS as exc:
             log_degraded(logger, exc, "Least connections as random, shared state unavailable")
             return Lease(instances[pick_random(pool, draw())], state)
+        _keep_alive(state)
         return Lease(instances[index], state, keys[index])
     if balancer == LoadBalancer.IP_HASH:
         return Lease(instances[pick_ip_hash(pool, client_ip)], state)

@@ -4,7 +4,9 @@ Behaviour comes from the command line (`Behaviour`) and can be overridden per re
 headers, so one process serves every test scenario:
 - `x-fake-latency-ms`: wait before answering (before the first chunk when streaming);
 - `x-fake-status`: answer this status with an OpenAI-style error body;
-- `x-fake-chunks`, `x-fake-chunk-delay-ms`: shape of a streamed answer.
+- `x-fake-chunks`, `x-fake-chunk-delay-ms`: shape of a streamed answer;
+- `x-fake-error-bytes`: with `x-fake-status`, an error body of that many bytes, sent chunked;
+- `x-fake-response-headers`: a JSON list of [name, value] pairs added to the answer's headers.
 `GET /_fake/last` returns the last request received (method, path, headers, body) and
 `GET /_fake/stats` counts requests and streams, including those the client abandoned.
 """
@@ -82,12 +84,17 @@ class FakeUpstream:
             return
         self.stats["requests"] += 1
         self._record(scope, headers, body)
+        if "x-fake-response-headers" in headers:
+            send = _adding_headers(send, json.loads(headers["x-fake-response-headers"]))
         behaviour = self.behaviour.overridden_by(headers)
         if behaviour.latency_ms:
             await asyncio.sleep(behaviour.latency_ms / 1000)
         status = behaviour.status
         if not status and behaviour.error_rate and random.random() < behaviour.error_rate:
             status = behaviour.error_status
+        if status >= 400 and "x-fake-error-bytes" in headers:
+            await _chunked(send, status, int(headers["x-fake-error-bytes"]))
+            return
         if status >= 400:
             await _json(send, answers.error(f"simulated failure {status}", status), status)
             return
@@ -305,6 +312,30 @@ async def _respond(send: Send, status: int, content_type: bytes, body: bytes) ->
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _chunked(send: Send, status: int, size: int) -> None:
+    """A body of `size` bytes without a Content-Length, 64 KiB per message."""
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", JSON)]}
+    )
+    chunk = b" " * (64 * 1024)
+    with contextlib.suppress(OSError):
+        for start in range(0, size, len(chunk)):
+            body = chunk[: size - start]
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _adding_headers(send: Send, pairs: list[list[str]]) -> Send:
+    extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message["headers"], *extra]}
+        await send(message)
+
+    return sending
 
 
 async def _json(send: Send, payload: Any, status: int = 200) -> None:

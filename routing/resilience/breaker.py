@@ -112,6 +112,17 @@ def would_permit(breaker: Breaker, now: float, config: BreakerConfig) -> bool:
     return breaker.probes < config.max_probes or now - breaker.changed_at >= config.recovery_timeout
 
 
+def seconds_until_permitted(breaker: Breaker, now: float, config: BreakerConfig) -> float:
+    """How long a client refused by this breaker should wait (its Retry-After): the rest of the
+    recovery timeout when OPEN, the whole timeout when forced open (only an operator can close
+    it), 0 when it permits now or waits for a HALF_OPEN probe, which reports back any moment."""
+    if breaker.state != BreakerState.OPEN:
+        return 0.0
+    if breaker.forced:
+        return config.recovery_timeout
+    return max(0.0, breaker.changed_at + config.recovery_timeout - now)
+
+
 def permit(breaker: Breaker, now: float, config: BreakerConfig) -> tuple[bool, Breaker]:
     if breaker.state == BreakerState.CLOSED:
         return True, breaker
@@ -146,8 +157,8 @@ def record(breaker: Breaker, now: float, config: BreakerConfig, success: bool) -
             return _open(counted, now)
         return replace(counted, failures=counted.failures + 1)
     if not success:
-        # HALF_OPEN: the probe failed. OPEN: an attempt made anyway (every instance was open)
-        # failed: either way the recovery timeout starts again.
+        # HALF_OPEN: the probe failed. OPEN: an attempt admitted before the breaker opened
+        # failed late: either way the recovery timeout starts again.
         return _open(counted, now)
     successes = counted.successes + 1
     if successes >= config.success_threshold:

@@ -4,8 +4,10 @@ Per request: `eligible` reads every candidate's breaker and health bit in one ro
 those that would be permitted (and are not known unhealthy); `apermit` takes the breaker's
 HALF_OPEN probe slot atomically for the one instance chosen (only when it is not CLOSED, so a
 healthy fleet pays no extra round trip); `arecord` feeds each attempt's outcome back.
-If every candidate's breaker is open, the least recently failed one is tried anyway rather than
-refusing everything; if every candidate is unhealthy, all of them stay candidates (a probe that
+If every candidate's breaker refuses (OPEN, forced open, or HALF_OPEN with its probes taken), none
+is tried: the breaker exists to keep requests away from a failing instance, and a fleet of workers
+sending "just one" attempt each would be a flood (the pipeline answers the service's fallback, else
+503 with Retry-After). If every candidate is unhealthy, all of them stay candidates (a probe that
 cannot reach an instance's model list is weaker evidence than a real request).
 
 Key: `breaker:{instance_id}` holds `breaker.encode`'s string (see docs/architecture.md).
@@ -52,11 +54,11 @@ def breaker_config(spec: BreakerSpec) -> BreakerConfig:
 
 async def eligible(
     instances: Sequence[InstanceSpec], state: SharedState
-) -> tuple[tuple[InstanceSpec, ...], dict[str, Breaker], bool]:
-    """The candidates worth an attempt, the breakers read on the way (by instance id), and whether
-    every breaker refused (then the one candidate returned is tried without asking its breaker)."""
+) -> tuple[tuple[InstanceSpec, ...], dict[str, Breaker], float]:
+    """The candidates worth an attempt, the breakers read on the way (by instance id), and, when
+    every breaker refused (no candidate returned), the seconds until the first may permit again."""
     if not instances:
-        return (), {}, False
+        return (), {}, 0.0
     ids = [i.instance_id for i in instances]
     values = await state.aget_many([breaker_key(i) for i in ids] + [health_key(i) for i in ids])
     breakers = {i: pure.decode(raw) for i, raw in zip(ids, values[: len(ids)], strict=True)}
@@ -73,9 +75,14 @@ async def eligible(
         or pure.would_permit(breakers[instance.instance_id], now, breaker_config(instance.breaker))
     )
     if permitted:
-        return permitted, breakers, False
-    least_recent = min(healthy, key=lambda i: breakers[i.instance_id].last_failure_at)
-    return (least_recent,), breakers, True
+        return permitted, breakers, 0.0
+    wait = min(
+        pure.seconds_until_permitted(
+            breakers[instance.instance_id], now, breaker_config(instance.breaker)
+        )
+        for instance in healthy
+    )
+    return (), breakers, wait
 
 
 async def apermit(instance: InstanceSpec, known: Breaker | None, state: SharedState) -> bool:

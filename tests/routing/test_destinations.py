@@ -45,6 +45,24 @@ NOWHERE = resolver({})
         ("fe80::1", "denied network fe80::/10"),
         ("fe80::1%eth0", "denied network fe80::/10"),
         ("::ffff:169.254.169.254", "denied network 169.254.0.0/16"),
+        # IPv4-compatible, NAT64 (well-known and local-use prefixes), 6to4 and Teredo spellings.
+        (
+            "::169.254.169.254",
+            "::a9fe:a9fe embeds 169.254.169.254, which is in the denied network 169.254.0.0/16",
+        ),
+        (
+            "64:ff9b::169.254.169.254",
+            "embeds 169.254.169.254, which is in the denied network 169.254.0.0/16",
+        ),
+        ("64:ff9b:1::a9fe:a9fe", "embeds 169.254.169.254, which is in the denied network"),
+        (
+            "2002:a9fe:a9fe::1",
+            "embeds 169.254.169.254, which is in the denied network 169.254.0.0/16",
+        ),
+        (
+            "2001:0:4136:e378:8000:63bf:5601:5601",
+            "embeds 169.254.169.254, which is in the denied network",
+        ),
         ("metadata.google.internal", "metadata.google.internal is a denied host"),
         ("Metadata.Google.Internal.", "is a denied host"),
     ],
@@ -70,6 +88,9 @@ def test_loopback_and_private_can_be_refused_too():
         "vllm.internal", 80, CLOSED, names
     )
     assert "private" in refusal("fd12::1", 80, CLOSED, names)
+    assert "loopback" in refusal("64:ff9b::127.0.0.1", 80, CLOSED, names)
+    assert "private" in refusal("2002:a00:5::1", 80, CLOSED, names)  # 6to4 of 10.0.0.5
+    assert refusal("64:ff9b::8.8.8.8", 80, CLOSED, names) is None
     assert refusal("8.8.8.8", 80, CLOSED, names) is None
     assert refusal("api.example.com", 443, CLOSED, names) is None  # unresolvable: by name only
 
@@ -95,6 +116,9 @@ METADATA_URLS = [
     "http://[fd00:ec2::254]",
     "http://metadata.google.internal/computeMetadata/v1",
     "http://2852039166",
+    "http://[::169.254.169.254]",
+    "http://[64:ff9b::169.254.169.254]",
+    "http://[2002:a9fe:a9fe::1]",
 ]
 
 
@@ -205,7 +229,8 @@ async def test_a_name_is_checked_again_on_the_addresses_it_has_when_the_gateway_
 
 
 @pytest.mark.anyio
-async def test_the_data_plane_refuses_to_connect_where_the_policy_now_forbids(settings):
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"], ids=["name", "literal"])
+async def test_the_data_plane_refuses_to_connect_where_the_policy_now_forbids(settings, host):
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
@@ -219,7 +244,7 @@ async def test_the_data_plane_refuses_to_connect_where_the_policy_now_forbids(se
         # A new event loop per test gets its own session, built with the current settings.
         response = await client.send_upstream(
             "GET",
-            f"http://localhost:{port}/",
+            f"http://{host}:{port}/",
             headers={},
             content=b"",
             connect_timeout_s=2,

@@ -56,6 +56,20 @@ def test_probes_run_concurrently_and_a_slow_instance_delays_no_other(upstream):
     assert elapsed < 2.0, "five slow probes of 0.5 s each ran one after another"
 
 
+def test_probes_connect_only_where_the_destination_policy_allows(upstream, settings):
+    """The connect-time guard of /v1 covers probes too: a name that now resolves to a refused
+    address, or a literal one saved before the policy refused it, gets no connection."""
+    port = upstream.rsplit(":", 1)[1]
+    targets = [
+        health.ProbeTarget(1, "by name", f"http://localhost:{port}/v1/models"),
+        health.ProbeTarget(2, "literal", f"{upstream}/v1/models"),
+        health.ProbeTarget(3, "nat64 literal", f"http://[64:ff9b::7f00:1]:{port}/v1/models"),
+    ]
+    assert asyncio.run(health.probe_all(targets[:2], limit_s=2)) == {1: True, 2: True}
+    settings.INSTANCE_URL_ALLOW_LOOPBACK = False
+    assert asyncio.run(health.probe_all(targets, limit_s=2)) == {1: False, 2: False, 3: False}
+
+
 @pytest.mark.django_db
 def test_the_task_records_rows_and_health_bits_without_a_configuration_version(upstream, settings):
     settings.HEALTH_CHECK_TIMEOUT_SECONDS = 0.5

@@ -1,4 +1,5 @@
-"""`manage.py serve`: the gateway on uvicorn, with Celery in-process when there is no broker to use."""
+"""`manage.py serve`: the gateway on uvicorn, with Celery in-process when there is no broker to use,
+and, when its state is its own, following the generations other processes announce."""
 
 import atexit
 import subprocess
@@ -8,6 +9,9 @@ from typing import Any
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from routerproject.state import AnnouncingState, get_state
+from routerproject.state.announced import follow_in_background
 
 
 class Command(BaseCommand):
@@ -53,6 +57,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Broker is external: run `celery -A routerproject worker -B` for the scheduled jobs."
             )
+        state = get_state()
+        if isinstance(state, AnnouncingState):
+            follow_in_background(state)
         self.stdout.write(f"Gateway listening on http://{host}:{port}/  (API docs: /api/docs/)")
         uvicorn.run(
             "routerproject.asgi:application",

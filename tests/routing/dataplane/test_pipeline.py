@@ -43,7 +43,7 @@ def chat_request(body: bytes, **headers: str):
 
 async def assert_no_in_flight(instances):
     for spec in instances:
-        assert int(await get_state().aget(in_flight_key(spec)) or 0) == 0, spec.instance_id
+        assert get_state().lease_count(in_flight_key(spec)) == 0, spec.instance_id
 
 
 async def test_no_in_flight_count_leaks_after_success_errors_or_timeouts(chat_pool):
@@ -69,7 +69,7 @@ async def test_a_stream_abandoned_by_its_client_releases_its_instance_and_upstre
         b'{"model": "fake-chat", "stream": true}', x_fake_chunks="50", x_fake_chunk_delay_ms="50"
     )
     response = await pipeline.handle(request, CHAT)
-    held = [int(await get_state().aget(in_flight_key(spec)) or 0) for spec in chat_pool[:2]]
+    held = [get_state().lease_count(in_flight_key(spec)) for spec in chat_pool[:2]]
     assert sum(held) == 1, "the stream holds its instance while it runs"
     chunks = aiter(response)
     assert (await anext(chunks)).startswith(b"data: ")

@@ -4,6 +4,8 @@ from collections import Counter
 
 import pytest
 
+from routerproject.state import MemoryState
+from routerproject.state.base import LEASE_OWNER_TTL_SECONDS, lease_owner_key
 from routing.dataplane.selection import NoInstanceAvailable, choose, in_flight_key
 from tests.routing.dataplane.specs import instance, service
 
@@ -63,15 +65,44 @@ async def test_least_connections_counts_in_flight_and_releases_exactly_once(stat
         await lease.arelease()
         lease.release()
     for spec_instance in candidates:
-        assert int(await state.aget(in_flight_key(spec_instance)) or 0) == 0
+        assert state.lease_count(in_flight_key(spec_instance)) == 0
 
 
-async def test_incr_least_is_one_atomic_pick_and_increment(state):
+def lease(state, keys, weights, times=1, **kwargs) -> list[int]:
+    return [state.incr_least(keys, weights, **kwargs) for _ in range(times)]
+
+
+async def test_incr_least_is_one_atomic_pick_and_lease(state):
     keys = ["k1", "k2", "k3"]
-    state.set("k1", "5")
-    state.set("k2", "-3")  # a count below zero (after a clear) counts as zero
+    assert lease(state, ["k1"], [1], times=5) == [0] * 5
     assert await state.aincr_least(keys, [1, 1, 1], start=0, ttl_seconds=60) == 1
-    assert state.get("k2") == "-2"
     assert await state.aincr_least(keys, [1, 1, 1], start=2) == 2
     assert state.incr_least(["k1", "k3"], [10, 1], start=1) == 0  # 5/10 beats 1/1
-    assert state.get("k1") == "6"
+    assert [state.lease_count(k) for k in keys] == [6, 1, 1]
+    await state.arelease_lease("k2")
+    state.release_lease("k2")  # none left: nothing, never below zero
+    assert state.lease_count("k2") == 0
+
+
+def test_the_leases_of_an_owner_that_stopped_stop_counting(state):
+    keys = ["k1", "k2"]
+    assert lease(state, keys, [1, 1], times=3, owner="killed") == [0, 1, 0]
+    assert lease(state, keys, [1, 1], start=1, owner="alive") == [1]
+    assert [state.lease_count(k) for k in keys] == [2, 2]
+    state.delete(lease_owner_key("killed"))  # its liveness expired: the process is gone
+    assert [state.lease_count(k) for k in keys] == [0, 1]
+    assert lease(state, keys, [1, 1], start=1, owner="alive") == [0]  # k1 is free again
+    state.release_lease("k1", owner="killed")  # a late release of a dropped lease changes nothing
+    assert [state.lease_count(k) for k in keys] == [1, 1]
+
+
+def test_an_owner_stays_alive_while_it_refreshes_and_not_longer():
+    now = [0.0]
+    state = MemoryState(clock=lambda: now[0])
+    state.incr_least(["k"], [1], owner="streaming")
+    for _ in range(4):  # a long stream: no new lease, only the liveness refresh
+        now[0] += LEASE_OWNER_TTL_SECONDS - 1
+        state.refresh_lease_owner("streaming")
+        assert state.lease_count("k") == 1
+    now[0] += LEASE_OWNER_TTL_SECONDS
+    assert state.lease_count("k") == 0

@@ -1,6 +1,7 @@
 """A gateway stack for resilience tests: gunicorn workers sharing a real Redis, instances seeded
 through the control plane's services, and simulated upstreams that can be killed and restarted."""
 
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ class Stack:
     api_key: str
     client: httpx.Client
     state: RedisState  # the gateway's shared state, read directly
+    gunicorn: subprocess.Popen[bytes]  # the arbiter (its children are the workers)
 
     def breaker(self, instance_id: str) -> breaker.Breaker:
         return breaker.decode(self.state.get(breaker_key(instance_id)))
@@ -36,7 +38,7 @@ class Stack:
         self.state.delete(*(breaker_key(i) for i in instance_ids))
 
     def in_flight(self, instance_id: str) -> int:
-        return int(self.state.get(IN_FLIGHT_KEY.format(instance_id)) or 0)
+        return self.state.lease_count(IN_FLIGHT_KEY.format(instance_id))
 
     def wait_settled(self, instance_ids: list[str], timeout: float = 10.0) -> None:
         """Every in-flight count back to 0 and no upstream stream left open."""
@@ -77,9 +79,9 @@ def resilience_stack(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         gunicorn = gunicorn_command(port, workers=workers)
-        stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
+        arbiter = stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
         client = stack.enter_context(
             httpx.Client(headers={"authorization": f"Bearer {api_key}"}, timeout=30)
         )
         stack.callback(state.clear)
-        yield Stack(url, servers, dead, api_key, client, state)
+        yield Stack(url, servers, dead, api_key, client, state, arbiter)

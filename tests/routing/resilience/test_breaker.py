@@ -92,3 +92,13 @@ def test_half_open_probes_in_flight_never_exceed_the_bound(schedule, max_probes)
         assert breaker.decode(breaker.encode(b)) == b
         if b.state == BreakerState.CLOSED:
             assert b.failures < config.failure_threshold
+
+
+def test_a_refused_client_is_told_how_long_until_the_breaker_may_permit():
+    b = fail(Breaker(), 100.0, 3)
+    assert breaker.seconds_until_permitted(b, 104.0, CONFIG) == 6.0
+    assert breaker.seconds_until_permitted(b, 120.0, CONFIG) == 0.0
+    _, probing = breaker.permit(b, 120.0, CONFIG)
+    assert breaker.seconds_until_permitted(probing, 120.5, CONFIG) == 0.0  # a probe reports soon
+    forced = breaker.force(Breaker(), 100.0, True)
+    assert breaker.seconds_until_permitted(forced, 1e6, CONFIG) == CONFIG.recovery_timeout

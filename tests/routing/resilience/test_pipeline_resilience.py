@@ -68,12 +68,17 @@ async def serve(request):
 
 async def assert_no_in_flight(*instances):
     for spec in instances:
-        assert int(await get_state().aget(in_flight_key(spec)) or 0) == 0, spec.instance_id
+        assert get_state().lease_count(in_flight_key(spec)) == 0, spec.instance_id
 
 
 async def last_upstream_request(upstream) -> dict:
     async with httpx.AsyncClient() as http:
         return (await http.get(f"{upstream}/_fake/last")).json()
+
+
+async def upstream_requests(upstream) -> int:
+    async with httpx.AsyncClient() as http:
+        return int((await http.get(f"{upstream}/_fake/stats")).json()["requests"])
 
 
 async def test_a_service_limit_refuses_with_429_retry_after_and_ratelimit_headers(upstream):
@@ -206,22 +211,37 @@ async def test_a_breaker_opens_and_its_instance_is_skipped(upstream, dead):
     assert stats[up.instance_id]["requestCount"] == 6
 
 
-async def test_when_every_breaker_is_open_the_least_recently_failed_is_tried(upstream, monkeypatch):
+async def test_when_every_breaker_is_open_nothing_is_tried_and_the_fallback_answers(
+    upstream, monkeypatch
+):
     a = replace(instance(base_url=upstream), breaker=BREAKER)
     b = replace(instance(base_url=upstream + "/v1"), breaker=BREAKER)
-    install(a, b, retries=0)
+    backup = instance("backup-model", upstream)
+    install(a, b, backup, retries=1)
     now = [1000.0]
     monkeypatch.setattr(breakers, "clock", lambda: now[0])
-    breakers.force_breakers([a.instance_id, b.instance_id], open_=False)
     for spec, at in ((a, 1000.0), (b, 1001.0)):
         now[0] = at
         for _ in range(2):
             await breakers.arecord(spec, False, get_state())
     now[0] = 1002.0
+    before = await upstream_requests(upstream)
+    refused, exchange = await serve(chat_request())
+    assert refused.status_code == 503 and exchange.instance_id == ""
+    assert json.loads(refused.content)["error"]["code"] == "circuit_open"
+    assert refused["Retry-After"] == "58"  # a reopens 60 s after its last failure, at 1060
+    assert await upstream_requests(upstream) == before  # nothing reached the upstream
+
+    models = FallbackSpec(models=("backup-model",), response=None, response_status=200)
+    install(a, b, backup, retries=1, fallback=models)
     response, _ = await serve(chat_request())
-    assert response.status_code == 200 and response["x-router-instance"] == a.instance_id
-    # A success while open counts as recovery evidence (success threshold 1: closed again).
-    assert breakers.breaker_stats([a.instance_id])[a.instance_id]["state"] == "CLOSED"
+    assert response.status_code == 200 and response["x-router-fallback"] == "backup-model"
+    fixed = FallbackSpec(
+        models=(), response=MappingProxyType({"error": {"message": "busy"}}), response_status=503
+    )
+    install(a, b, fallback=fixed)
+    response, _ = await serve(chat_request())
+    assert response.status_code == 503 and response["x-router-fallback"] == "response"
 
 
 async def test_a_half_open_breaker_closes_after_a_successful_probe(upstream, monkeypatch):
