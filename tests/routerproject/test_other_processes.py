@@ -115,6 +115,9 @@ def test_a_router_reload_by_another_process_reaches_the_server(embedded):
 
     assert not model_loaded()
     shutil.copy(ROOT / "models" / "fastgrnn.safetensors", var / "late.safetensors")
+    shutil.copy(
+        ROOT / "models" / "fastgrnn.exemplars.safetensors", var / "late.exemplars.safetensors"
+    )
     reloaded = manage("shell", "-c", RELOAD, env=env)
     assert reloaded.returncode == 0, reloaded.stderr
     within_deadline(model_loaded)
