@@ -6,8 +6,10 @@ Starts `routing.fakeupstream` (one uvicorn process), a fresh SQLite database see
 control plane's services, and the gateway as in production (gunicorn, uvicorn workers, one per core
 by default). A keep-alive asyncio load generator (uvloop, raw HTTP/1.1, one connection per
 concurrency slot) drives POST /v1/chat/completions at concurrency 1, 8 and 64 for --duration
-seconds each, directly and through the gateway; then streaming time to first byte at concurrency
-1; then reads the resident memory of each gateway worker. Everything shares the same machine, so
+seconds each, directly and through the gateway; then, through the gateway at concurrency 1 and 8,
+`model: auto` on the `neural` chat service against `fake-chat` served by name (what the neural
+routing decision adds); then streaming time to first byte at concurrency 1; then reads the resident
+memory of each gateway worker. Everything shares the same machine, so
 figures are only comparable within one run. Writes a Markdown table to --out.
 """
 

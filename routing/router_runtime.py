@@ -167,7 +167,7 @@ class RouterRuntime:
             metrics.observe_router_decision(lightweight=True, inference_seconds=None)
             return NeuralDecision(Tier.LIGHTWEIGHT, 0.0, 1.0, "explore", -1.0, **common)
         breaker = router.breaker
-        decided = router.decide(text, embedding=embedding)
+        decided = router.decide(text, embedding=embedding, stats=common["stats"])
         tier = Tier.LIGHTWEIGHT if decided.use_lightweight else Tier.POWERFUL
         metrics.observe_router_decision(
             lightweight=tier == Tier.LIGHTWEIGHT,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from routing.neural.scorer import (
     ExemplarBank,
     ScorerSpec,
     bank_path,
+    prompt_statistics,
     raw_features,
 )
 
@@ -35,6 +36,12 @@ class PromptModel:
     spec: ScorerSpec
     bank: ExemplarBank
     embedder: HashingEmbedder
+    mean: npt.NDArray[np.float64] = field(init=False)
+    scale: npt.NDArray[np.float64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", np.asarray(self.spec.mean, dtype=np.float64))
+        object.__setattr__(self, "scale", np.asarray(self.spec.scale, dtype=np.float64))
 
     @property
     def model(self) -> FastGRNN:
@@ -44,9 +51,7 @@ class PromptModel:
         return self.embedder.embed(text)
 
     def standardise(self, features: npt.NDArray[np.float64]) -> FloatArray:
-        mean = np.asarray(self.spec.mean, dtype=np.float64)
-        scale = np.asarray(self.spec.scale, dtype=np.float64)
-        out: FloatArray = ((features - mean) / scale).astype(np.float32)
+        out: FloatArray = ((features - self.mean) / self.scale).astype(np.float32)
         return out
 
     def score_embedded(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
@@ -54,15 +59,23 @@ class PromptModel:
         features = raw_features(texts, embeddings, self.bank, self.spec.evidence)
         return self.served.kernel.score(self.standardise(features))
 
-    def score(self, text: str, embedding: FloatArray | None = None) -> float:
+    def score(
+        self,
+        text: str,
+        embedding: FloatArray | None = None,
+        stats: Sequence[float] | None = None,
+    ) -> float:
+        """One prompt's score (the request path); `embedding` and `stats` when already computed."""
         vector = self.embed(text) if embedding is None else embedding
-        return float(self.score_embedded([text], vector.reshape(1, -1))[0])
+        features = np.empty((1, FEATURE_COUNT), dtype=np.float64)
+        features[0, :4] = self.bank.neighbours(vector, self.spec.evidence)
+        features[0, 4:] = prompt_statistics(text) if stats is None else stats
+        return float(self.served.kernel.score(self.standardise(features))[0])
 
     def score_many(self, texts: Sequence[str]) -> FloatArray:
-        embeddings = np.stack([self.embed(t) for t in texts]) if texts else np.zeros((0, 1))
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        return self.score_embedded(texts, embeddings.astype(np.float32))
+        return self.score_embedded(texts, np.stack([self.embed(t) for t in texts]))
 
 
 def load_prompt_model(

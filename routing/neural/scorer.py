@@ -183,18 +183,36 @@ class ExemplarBank:
     def dimensions(self) -> int:
         return int(self.embeddings.shape[1])
 
-    def _probe(self, query: FloatArray, probes: int) -> tuple[npt.NDArray[np.intp], FloatArray]:
-        """Rows of the `probes` clusters nearest to `query`, and their similarities to it (each
-        cluster's rows are one contiguous slice: no copy of the bank)."""
+    def neighbours(
+        self, query: FloatArray, settings: EvidenceSettings, exclude: int = -1
+    ) -> tuple[float, float, float, float]:
+        """The four neighbour features of one query vector (`exclude`: a bank row to leave out,
+        for training). The rows of the `probes` clusters nearest to the query are compared with
+        it slice by slice (each cluster is contiguous: no copy of the bank)."""
         closeness = self.centroids @ query
-        count = min(probes, closeness.shape[0])
-        nearest = np.argpartition(-closeness, count - 1)[:count].tolist()
-        offsets = self.offsets
-        rows = np.concatenate([np.arange(offsets[c], offsets[c + 1]) for c in nearest])
+        count = min(settings.probes, closeness.shape[0])
+        clusters = np.argpartition(-closeness, count - 1)[:count].tolist()
+        offsets = self.offsets.tolist()
+        rows = np.concatenate([np.arange(offsets[c], offsets[c + 1]) for c in clusters])
         sims = np.concatenate(
-            [self.embeddings[offsets[c] : offsets[c + 1]] @ query for c in nearest]
+            [self.embeddings[offsets[c] : offsets[c + 1]] @ query for c in clusters]
         )
-        return rows, sims
+        if exclude >= 0:
+            keep = rows != exclude
+            rows, sims = rows[keep], sims[keep]
+        if rows.shape[0] == 0:
+            return (0.0, 0.0, 0.0, 0.0)
+        k = min(settings.neighbours, sims.shape[0])
+        top = np.argpartition(-sims, k - 1)[:k] if k < sims.shape[0] else slice(None)
+        near = sims[top].astype(np.float64)
+        chosen = rows[top]
+        nearest = float(near.max())
+        return (
+            _weighted(near, nearest, self.need[chosen], settings.vote_temperature),
+            _weighted(near, nearest, self.subject[chosen], settings.subject_temperature),
+            float(near.mean()),
+            nearest,
+        )
 
     def evidence(
         self, queries: FloatArray, settings: EvidenceSettings, *, exclude_self: bool = False
@@ -202,26 +220,13 @@ class ExemplarBank:
         """[M, 4] neighbour features of M query vectors. `exclude_self`: the queries are the
         bank's own rows in order (leave one out, for training)."""
         queries = np.atleast_2d(queries)
-        out = np.zeros((queries.shape[0], 4), dtype=np.float64)
-        for index in range(queries.shape[0]):
-            rows, sims = self._probe(queries[index], settings.probes)
-            if exclude_self:
-                keep = rows != index
-                rows, sims = rows[keep], sims[keep]
-            if rows.shape[0] == 0:
-                continue
-            k = min(settings.neighbours, sims.shape[0])
-            top = np.argpartition(-sims, k - 1)[:k] if k < sims.shape[0] else slice(None)
-            near = sims[top].astype(np.float64)
-            chosen = rows[top]
-            nearest = float(near.max())
-            out[index] = (
-                _weighted(near, nearest, self.need[chosen], settings.vote_temperature),
-                _weighted(near, nearest, self.subject[chosen], settings.subject_temperature),
-                float(near.mean()),
-                nearest,
-            )
-        return out
+        return np.array(
+            [
+                self.neighbours(queries[i], settings, i if exclude_self else -1)
+                for i in range(queries.shape[0])
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 4)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         tensors = {
