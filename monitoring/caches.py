@@ -3,7 +3,8 @@
 - liveConfig: the live configuration snapshot of the /v1 data plane (service types + instances);
   a lookup is one check of the shared generation: hit when the snapshot was current, miss on rebuild;
 - apiKeys: API keys of /v1 clients (authjwt.keys), hit when a key was served without the database;
-- routingExemplars: the neural router's in-memory exemplar index, hit when neighbours were found.
+- routingExemplars: the exemplar bank of the neural router's scorer (loaded with the model), hit when
+  a decision could search it; clearing reloads the scorer and its bank on every worker.
 
 Sizes are this worker's (each worker holds its own copy); hits and misses are the fleet's, from the
 metrics. `cache_clear` reaches every worker through the generations in shared state.
@@ -14,9 +15,8 @@ from typing import Any
 from authjwt.keys import MAX_CACHE_ENTRIES, cache_size, invalidate_cache
 from configversions.services import bump_generation
 from routerproject.state import get_state
-from routing.exemplars import EXEMPLARS_GENERATION_KEY
 from routing.live import live_config_size
-from routing.router_runtime import runtime
+from routing.router_runtime import RELOAD_KEY, runtime
 
 from .exposition import recorded_families
 
@@ -76,8 +76,9 @@ def cache_stats() -> dict[str, Any]:
 
 def cache_clear() -> list[str]:
     """Empty every cache on every worker: new API-key and configuration generations make each
-    worker drop its keys and rebuild its snapshot; the exemplar generation reloads the index."""
+    worker drop its keys and rebuild its snapshot; the router's reload generation makes each one
+    load its scorer and exemplar bank again."""
     invalidate_cache()
     bump_generation()
-    get_state().incr(EXEMPLARS_GENERATION_KEY)
+    get_state().incr(RELOAD_KEY)
     return list(CACHES)

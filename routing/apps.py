@@ -11,9 +11,8 @@ class RoutingConfig(AppConfig):
         from routerproject.state import announce_generations
 
         from .config_section import ROUTER_SECTION, SERVICES_SECTION
-        from .exemplars import EXEMPLARS_GENERATION_KEY
         from .router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
 
         register_section(SERVICES_SECTION)
         register_section(ROUTER_SECTION)
-        announce_generations(RELOAD_KEY, BREAKER_RESET_KEY, EXEMPLARS_GENERATION_KEY)
+        announce_generations(RELOAD_KEY, BREAKER_RESET_KEY)

@@ -34,7 +34,6 @@ from .models import FoldedOutcomeBatch, RoutingExemplar, ServiceType
 
 OUTCOMES_KEY = "router:outcomes"
 CLAIMS_KEY = "router:outcomes:claims"
-EXEMPLARS_GENERATION_KEY = "router:exemplars-generation"
 # The most recent decisions (newest last), for the dashboard's router page.
 RECENT_DECISIONS_KEY = "router:recent-decisions"
 RECENT_DECISIONS = 50
@@ -91,8 +90,7 @@ def feedback_need(event: dict[str, Any]) -> bool | None:
     return None
 
 
-def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -> int:
-    touched = 0
+def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -> None:
     for event in events:
         service = services.get(event.get("service", ""))
         if service is None:
@@ -110,7 +108,6 @@ def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -
                 exemplar.update(
                     verdicts=F("verdicts") + 1, need_votes=F("need_votes") + (1 if need else 0)
                 )
-            touched += 1
             continue
         success = 1 if lightweight and event.get("success") else 0
         updated = exemplar.update(
@@ -129,8 +126,6 @@ def _apply(events: Iterable[dict[str, Any]], services: dict[str, ServiceType]) -
                 lightweight_attempts=1 if lightweight else 0,
                 lightweight_successes=success,
             )
-        touched += 1
-    return touched
 
 
 def _evict(services: Iterable[ServiceType]) -> None:
@@ -179,7 +174,6 @@ def _fold(state: SharedState, entry: str) -> int:
         except ValueError:
             continue
     services = {s.name: s for s in ServiceType.objects.all()}
-    touched = 0
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -187,11 +181,9 @@ def _fold(state: SharedState, entry: str) -> int:
         except IntegrityError:
             pass  # folded already, by a run that died before letting go or by a concurrent one
         else:
-            touched = _apply(events, services)
+            _apply(events, services)
             _evict(services.values())
     state.list_remove(CLAIMS_KEY, entry)
-    if touched:
-        state.incr(EXEMPLARS_GENERATION_KEY)
     _keep_recent(state, events)
     return len(claim["events"])
 

@@ -152,6 +152,7 @@ class RouterRuntime:
     ) -> NeuralDecision:
         router = await self.acurrent(spec)
         prompt = router.prompt_model
+        metrics.cache_lookup("routingExemplars", hit=prompt is not None)
         embedding = prompt.embed(text) if prompt is not None else None
         common: dict[str, Any] = {
             "service_type": service_type,

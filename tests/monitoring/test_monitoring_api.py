@@ -213,11 +213,11 @@ def test_cache_stats_and_clear_on_every_worker(staff_client):
     assert keys["capacity"] and keys["hits"] >= 1 and keys["misses"] >= 1
     assert 0 < keys["hitRatio"] < 1
     state = get_state()
-    generations = [state.get(k) for k in ("config:generation", "router:exemplars-generation")]
+    generations = [state.get(k) for k in ("config:generation", "router:reload-generation")]
     assert data(staff_client.post("/api/monitoring/cache/clear")) == [
         "liveConfig", "apiKeys", "routingExemplars",
     ]  # fmt: skip
-    after = [state.get(k) for k in ("config:generation", "router:exemplars-generation")]
+    after = [state.get(k) for k in ("config:generation", "router:reload-generation")]
     assert all(a != b for a, b in zip(after, generations, strict=True))
 
 

@@ -8,9 +8,8 @@ applied: it is a coin the gateway tosses per request, not a verdict on the promp
 """
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -53,20 +52,15 @@ class Command(BaseCommand):
         router = runtime.current(get_live_config().router)
         if router.prompt_model is None:
             raise CommandError(f"the router's model cannot be loaded: {router.load_error}")
-        out: TextIO
-        with open(options["out"], "w", encoding="utf-8") if options["out"] else _stdout() as out:
-            for key, prompt in prompts:
-                decision = router.decide(prompt)
-                tier = Tier.LIGHTWEIGHT if decision.use_lightweight else Tier.POWERFUL
-                out.write(
-                    json.dumps({"id": key, "score": round(decision.score, 6), "tier": str(tier)})
-                    + "\n"
-                )
-
-
-class _stdout:
-    def __enter__(self) -> TextIO:
-        return sys.stdout
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout.flush()
+        lines = []
+        for key, prompt in prompts:
+            decision = router.decide(prompt)
+            tier = Tier.LIGHTWEIGHT if decision.use_lightweight else Tier.POWERFUL
+            lines.append(
+                json.dumps({"id": key, "score": round(decision.score, 6), "tier": str(tier)})
+            )
+        if options["out"]:
+            Path(options["out"]).write_text("".join(f"{line}\n" for line in lines), "utf-8")
+        else:
+            for line in lines:
+                self.stdout.write(line)
