@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from routing.neural.fastgrnn import FastGRNNConfig
 from routing.neural.model_file import save_model
 from routing.neural.prompt_training import (
     ScorerOptions,
@@ -42,10 +41,30 @@ class TextSink(Protocol):
     def flush(self) -> object: ...
 
 
+# Options shared by both trainers, as (flag, TrainingOptions field); unset, each trainer's own default
+# applies (the prompt scorer's in `ScorerOptions`, the candidate cell's in `TrainingOptions`).
+_SHARED = (
+    ("epochs", "epochs"),
+    ("lr", "learning_rate"),
+    ("lr_decay", "lr_decay"),
+    ("batch_size", "batch_size"),
+    ("seed", "seed"),
+    ("val_split", "validation_split"),
+    ("patience", "patience"),
+    ("l2", "l2"),
+    ("clip", "clip_norm"),
+    ("distill_weight", "distill_weight"),
+    ("temperature", "temperature"),
+)
+_CELL = (("hidden_dim", "hidden_dim"), ("nu", "nu"), ("zeta", "zeta"), ("rank", "rank"))
+
+
 def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
-    defaults = TrainingOptions()
-    model = FastGRNNConfig()
-    p = argparse.ArgumentParser(prog=prog, description="Train the FastGRNN neural router.")
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Train the FastGRNN neural router. Options left out take the defaults of the "
+        "model being trained (models/README.md lists both).",
+    )
     p.add_argument(
         "data",
         nargs="?",
@@ -59,44 +78,34 @@ def build_parser(prog: str = "train_router") -> argparse.ArgumentParser:
         help="train the prompt scorer from labelled prompts: JSONL of {id, prompt, weak, strong}",
     )
     p.add_argument("--out", default=None, help="model file to write")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
-    p.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch factor")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--val-split", type=float, default=defaults.validation_split)
-    p.add_argument("--patience", type=int, default=defaults.patience)
-    p.add_argument("--l2", type=float, default=defaults.l2)
-    p.add_argument("--clip", type=float, default=defaults.clip_norm, help="global grad norm")
-    p.add_argument("--distill-weight", type=float, default=defaults.distill_weight)
-    p.add_argument("--temperature", type=float, default=defaults.temperature)
-    p.add_argument("--hidden-dim", type=int, default=None)
-    p.add_argument("--nu", type=float, default=model.nu)
-    p.add_argument("--zeta", type=float, default=model.zeta)
-    p.add_argument("--rank", type=int, default=None)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--lr-decay", type=float, help="per-epoch factor")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--val-split", type=float)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--l2", type=float)
+    p.add_argument("--clip", type=float, help="global grad norm")
+    p.add_argument("--distill-weight", type=float)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--hidden-dim", type=int)
+    p.add_argument("--nu", type=float)
+    p.add_argument("--zeta", type=float)
+    p.add_argument("--rank", type=int)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
-def _options(args: argparse.Namespace) -> TrainingOptions:
-    return TrainingOptions(
-        epochs=args.epochs or TrainingOptions().epochs,
-        learning_rate=args.lr,
-        lr_decay=args.lr_decay,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        validation_split=args.val_split,
-        patience=args.patience,
-        l2=args.l2,
-        clip_norm=args.clip,
-        distill_weight=args.distill_weight,
-        temperature=args.temperature,
-        model=FastGRNNConfig(
-            hidden_dim=args.hidden_dim or FastGRNNConfig().hidden_dim,
-            nu=args.nu,
-            zeta=args.zeta,
-            rank=args.rank,
-        ),
+def _given(args: argparse.Namespace, names: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {field: getattr(args, flag) for flag, field in names if getattr(args, flag) is not None}
+
+
+def _options(args: argparse.Namespace, base: TrainingOptions | None = None) -> TrainingOptions:
+    """`base` (default: the candidate cell's defaults) with the options given on the command line."""
+    defaults = base or TrainingOptions()
+    return replace(
+        defaults, **_given(args, _SHARED), model=replace(defaults.model, **_given(args, _CELL))
     )
 
 
@@ -117,18 +126,7 @@ def _epoch_line(report: EpochReport) -> str:
 
 def _scorer_options(args: argparse.Namespace) -> ScorerOptions:
     base = ScorerOptions()
-    training = base.training
-    return replace(
-        base,
-        training=replace(
-            training,
-            epochs=args.epochs or training.epochs,
-            seed=args.seed,
-            validation_split=args.val_split,
-            patience=args.patience,
-            model=replace(training.model, hidden_dim=args.hidden_dim or training.model.hidden_dim),
-        ),
-    )
+    return replace(base, training=_options(args, base.training))
 
 
 def _progress(args: argparse.Namespace, out: TextSink) -> tuple[Any, Any]:
@@ -158,7 +156,7 @@ def train_labeled(args: argparse.Namespace, out: TextSink) -> int:
     held = sum(is_held_out(r.id) for r in rows)
     print(
         f"training the prompt scorer on {len(rows) - held} labelled prompts "
-        f"({held} held out for measuring) from {', '.join(args.labeled)} (seed {args.seed})",
+        f"({held} held out for measuring) from {', '.join(args.labeled)} (seed {options.training.seed})",
         file=out,
     )
     on_batch, on_epoch = _progress(args, out)
