@@ -34,32 +34,47 @@ LATENCY_BOUNDS: tuple[float, ...] = TRAFFIC.bounds
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 # Entries drained per run at most: 12 a minute per worker at one flush every 5 s.
 _DRAIN_LIMIT = 100_000
+# Held while a run reads the latest totals, drains and appends: two runs at once (a backlog of the
+# beat job taken by two worker processes) would each add part of the counts to the same totals,
+# and the later sample would look like a reset. The TTL frees it if the run's process dies.
+_RUN_LOCK_KEY = "monitoring:traffic:run"
+_RUN_LOCK_SECONDS = 60.0
 
 
 def _zero_totals() -> dict[str, Any]:
     return {**dict.fromkeys(COUNTERS, 0), "latency": [0] * len(LATENCY_BOUNDS)}
 
 
-def traffic_sample_record(*, now: float | None = None) -> dict[str, Any]:
+def traffic_sample_record(*, now: float | None = None) -> dict[str, Any] | None:
     """Drain the counts the fleet has handed over into the latest totals, append them to the
-    history and cap it (the beat job's work)."""
+    history and cap it (the beat job's work). One run at a time across the fleet: a run that
+    finds another under way adds nothing and returns None (the running one takes its counts).
+    Sample times strictly increase, so every interval between two samples has a length."""
     state = get_state()
-    TRAFFIC.flush(state)  # this process's own counts (the embedded default serves here)
-    totals = _zero_totals()
-    for previous in traffic_samples(1):
-        for name in COUNTERS:
-            totals[name] = int(previous.get(name, 0))
-        if len(previous.get("latency") or []) == len(LATENCY_BOUNDS):
-            totals["latency"] = [int(n) for n in previous["latency"]]
-    for raw in state.list_drain(PENDING_KEY, _DRAIN_LIMIT):
-        try:
-            add_counts(totals, json.loads(raw))
-        except (ValueError, TypeError, AttributeError):
-            continue
-    sample = {"t": round(time.time() if now is None else now, 3), **totals}
-    state.list_push(HISTORY_KEY, json.dumps(sample, separators=(",", ":")))
-    state.list_trim(HISTORY_KEY, HISTORY_SAMPLES)
-    return sample
+    if state.incr(_RUN_LOCK_KEY, 1, ttl_seconds=_RUN_LOCK_SECONDS) != 1:
+        return None
+    try:
+        TRAFFIC.flush(state)  # this process's own counts (the embedded default serves here)
+        totals = _zero_totals()
+        t = round(time.time() if now is None else now, 3)
+        for previous in traffic_samples(1):
+            for name in COUNTERS:
+                totals[name] = int(previous.get(name, 0))
+            if len(previous.get("latency") or []) == len(LATENCY_BOUNDS):
+                totals["latency"] = [int(n) for n in previous["latency"]]
+            if isinstance(previous.get("t"), int | float) and previous["t"] >= t:
+                t = round(previous["t"] + 0.001, 3)
+        for raw in state.list_drain(PENDING_KEY, _DRAIN_LIMIT):
+            try:
+                add_counts(totals, json.loads(raw))
+            except (ValueError, TypeError, AttributeError):
+                continue
+        sample = {"t": t, **totals}
+        state.list_push(HISTORY_KEY, json.dumps(sample, separators=(",", ":")))
+        state.list_trim(HISTORY_KEY, HISTORY_SAMPLES)
+        return sample
+    finally:
+        state.delete(_RUN_LOCK_KEY)
 
 
 def traffic_samples(count: int = HISTORY_SAMPLES) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ def evaluate_degradation() -> str | None:
 
 
 @shared_task(name="monitoring.record_traffic_sample")
-def record_traffic_sample() -> dict:
+def record_traffic_sample() -> dict | None:
     """One sample of the fleet's traffic totals for the overview's last hour."""
     from .history import traffic_sample_record
 

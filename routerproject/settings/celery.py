@@ -56,11 +56,13 @@ CELERY_BEAT_SCHEDULE["monitoring.evaluate_degradation"] = {
     "schedule": 30.0,
 }
 
-# The overview's last hour: one sample of the fleet's traffic totals a minute (monitoring.history).
+# The overview's last hour: one sample of the fleet's traffic totals a minute (monitoring.history);
+# a run that waited longer than one interval is dropped (the next one takes its counts).
 MONITORING_HISTORY_INTERVAL_SECONDS = env_int("MONITORING_HISTORY_INTERVAL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE["monitoring.record_traffic_sample"] = {
     "task": "monitoring.record_traffic_sample",
     "schedule": float(MONITORING_HISTORY_INTERVAL_SECONDS),
+    "options": {"expires": float(MONITORING_HISTORY_INTERVAL_SECONDS)},
 }
 
 CELERY_BEAT_SCHEDULE["routing.flush_routing_outcomes"] = {

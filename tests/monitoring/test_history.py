@@ -174,3 +174,31 @@ def test_the_job_is_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["monitoring.record_traffic_sample"]
     assert entry["task"] == "monitoring.record_traffic_sample"
     assert entry["schedule"] == 60.0
+    # A run that waited in the queue past the next one is dropped, not run late.
+    assert entry["options"]["expires"] == 60.0
+
+
+def test_a_run_while_another_is_under_way_adds_nothing():
+    """Two runs at once (a backlog taken by two worker processes) would each add part of the
+    handed-over counts to the same totals; the second waits for none and adds nothing."""
+    start = record_traffic_sample()
+    tally = TrafficTally(LATENCY_BOUNDS)
+    tally.request(200, 0.01)
+    tally.flush(get_state())
+    state = get_state()
+    assert state.incr(history._RUN_LOCK_KEY, 1, ttl_seconds=60) == 1  # another run holds it
+    try:
+        assert record_traffic_sample() is None
+        assert [s["t"] for s in traffic_samples()] == [start["t"]]
+    finally:
+        state.delete(history._RUN_LOCK_KEY)
+    after = record_traffic_sample()
+    assert after["requests"] - start["requests"] == 1  # the counts waited for the next run
+
+
+def test_sample_times_strictly_increase_within_one_clock_reading():
+    first = history.traffic_sample_record(now=1000.0)
+    second = history.traffic_sample_record(now=1000.0)  # the same millisecond
+    third = history.traffic_sample_record(now=999.0)  # a clock stepped back
+    assert first["t"] < second["t"] < third["t"]
+    assert traffic_point(first, second)["seconds"] > 0
