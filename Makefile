@@ -9,7 +9,7 @@ DEMO_UPSTREAM_PORT ?= 8081
 # A throwaway secret for checking the production settings; never used to serve anything.
 CHECK_SECRET := check-deploy-$(shell od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 
-.PHONY: install run test lint typecheck checks pytest clean
+.PHONY: install run test lint typecheck checks docs pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,14 @@ checks: $(STAMP)
 	DJANGO_SETTINGS_MODULE=routerproject.settings.production DJANGO_SECRET_KEY=$(CHECK_SECRET) \
 		ALLOWED_HOSTS=gateway.example.com $(MANAGE) check --deploy --fail-level WARNING
 
+# The documentation site (docs/, mkdocs.yml) into $(VENV)/site; a broken link or anchor fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 pytest: $(STAMP)
 	$(BIN)/python -m tests.backends $(PYTEST_ARGS)
 
-test: lint typecheck checks pytest
+test: lint typecheck checks docs pytest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
