@@ -89,7 +89,7 @@ def test_no_management_api_answer_shows_a_secret(planted, staff_client):
         {"name": "m2", "baseUrl": "http://vllm:8000", "apiKey": API_KEY},
         format="json",
     )
-    assert answer.status_code in (200, 201)
+    assert answer.status_code == 201
     assert_no_secret("instance add", answer.content.decode())
 
 
@@ -98,7 +98,7 @@ def test_no_operations_endpoint_shows_a_secret(planted, settings):
     client = Client(headers={"authorization": "Bearer " + "t" * 40})
     for url in ("/info", "/metrics", "/health/ready", "/admin/config", "/admin/circuit-breaker"):
         response = client.get(url)
-        assert response.status_code in (200, 503), (url, response.status_code)
+        assert response.status_code == 200, (url, response.status_code)
         assert_no_secret(url, response.content.decode())
 
 
