@@ -9,7 +9,7 @@ DEMO_UPSTREAM_PORT ?= 8081
 # A throwaway secret for checking the production settings; never used to serve anything.
 CHECK_SECRET := check-deploy-$(shell od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 
-.PHONY: install run test lint typecheck checks docs pytest clean
+.PHONY: install run test test-fast lint typecheck checks docs pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ pytest: $(STAMP)
 	$(BIN)/python -m tests.backends $(PYTEST_ARGS)
 
 test: lint typecheck checks docs pytest
+
+# The development lane: lint, types and the tests that start no process (SQLite, state in memory),
+# in a few minutes; `make test` remains the whole story.
+test-fast: lint typecheck
+	$(BIN)/python -m pytest -q -m "not processes and not fuzz" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

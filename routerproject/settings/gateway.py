@@ -6,9 +6,9 @@ from .env import env_bool, env_float, env_int, env_list
 # Empty: the peer address is the client, whatever the header says.
 GATEWAY_TRUSTED_PROXIES = env_list("GATEWAY_TRUSTED_PROXIES", [])
 
-# One pooled httpx.AsyncClient per worker process.
+# One pooled aiohttp session per worker process (routing.dataplane.client): at most this many
+# upstream connections, busy or idle; an idle one is closed after GATEWAY_KEEPALIVE_EXPIRY_S.
 GATEWAY_MAX_CONNECTIONS = env_int("GATEWAY_MAX_CONNECTIONS", 1000, minimum=1)
-GATEWAY_MAX_KEEPALIVE_CONNECTIONS = env_int("GATEWAY_MAX_KEEPALIVE_CONNECTIONS", 200, minimum=0)
 GATEWAY_KEEPALIVE_EXPIRY_S = env_float("GATEWAY_KEEPALIVE_EXPIRY_S", 30.0)
 # Used when a service leaves a timeout at 0; the service's own values win otherwise.
 GATEWAY_CONNECT_TIMEOUT_S = env_float("GATEWAY_CONNECT_TIMEOUT_S", 5.0)
