@@ -56,6 +56,17 @@ def upstream():
 
 
 @pytest.fixture(autouse=True)
+def _sign_in_window_held(monkeypatch):
+    """The sign-in throttle counts in wall-clock minutes: attempts of one test that straddled the
+    end of a minute would start counting again halfway (a race with the clock). In-process tests
+    count in one fixed window, mid-minute; a test that moves the clock patches it again."""
+    from authjwt import throttles
+
+    held = 1_000_000 * throttles.WINDOW_SECONDS + throttles.WINDOW_SECONDS / 2
+    monkeypatch.setattr(throttles, "clock", lambda: held)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_shared_state():
     yield
     get_state().clear()
