@@ -1,4 +1,5 @@
-"""The prompt scorer in service: FastGRNN cell, feature standardisation, exemplar bank, calibration.
+"""The prompt scorer in service: FastGRNN cell, feature standardisation, exemplar bank, calibration,
+and the free-form head (`FreeFormHead`) that scores free-form prompts when the model file has one.
 
 One `PromptModel` is loaded from a model file and the exemplar bank it names; `score` is what the
 gateway, `score_prompts` and the bench all call.
@@ -20,11 +21,15 @@ from routing.neural.model_file import ModelFileError, parse_model, read_metadata
 from routing.neural.model_holder import ServedModel, prepare_model
 from routing.neural.scorer import (
     FEATURE_COUNT,
+    FREE_FORM,
+    STAT_COUNT,
     ExemplarBank,
     ScorerSpec,
     bank_path,
+    form_of,
     prompt_statistics,
     raw_features,
+    word_problem_statistics,
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -57,7 +62,20 @@ class PromptModel:
     def score_embedded(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
         """Scores of prompts whose embeddings the caller already has."""
         features = raw_features(texts, embeddings, self.bank, self.spec.evidence)
-        return self.served.kernel.score(self.standardise(features))
+        scores = self.served.kernel.score(self.standardise(features))
+        head = self.spec.free_form_head
+        free = np.flatnonzero(features[:, -1] < 0.5) if head is not None else ()
+        if head is not None and len(free):
+            extra = np.array(
+                [word_problem_statistics(texts[int(i)]) for i in free], dtype=np.float64
+            )
+            chosen = np.array([head.applies(row) for row in extra], dtype=bool)
+            if chosen.any():
+                scores = np.array(scores, dtype=np.float32)
+                scores[free[chosen]] = head.score(
+                    np.hstack([features[free[chosen]], extra[chosen]])
+                )
+        return scores
 
     def score(
         self,
@@ -67,9 +85,18 @@ class PromptModel:
     ) -> float:
         """One prompt's score (the request path); `embedding` and `stats` when already computed."""
         vector = self.embed(text) if embedding is None else embedding
-        features = np.empty((1, FEATURE_COUNT), dtype=np.float64)
-        features[0, :4] = self.bank.neighbours(vector, self.spec.evidence)
-        features[0, 4:] = prompt_statistics(text) if stats is None else stats
+        values = prompt_statistics(text) if stats is None else stats
+        if len(values) != STAT_COUNT:
+            raise ValueError(f"{len(values)} prompt statistics, the scorer takes {STAT_COUNT}")
+        form = form_of(values)
+        near = self.bank.neighbours(vector, self.spec.evidence, form)
+        head = self.spec.free_form_head
+        if head is not None and form == FREE_FORM:
+            extra = word_problem_statistics(text)
+            if head.applies(extra):
+                inputs = np.array([[*near, *values, *extra]], dtype=np.float64)
+                return float(head.score(inputs)[0])
+        features = np.array([[*near, *values]], dtype=np.float64)
         return float(self.served.kernel.score(self.standardise(features))[0])
 
     def score_many(self, texts: Sequence[str]) -> FloatArray:

@@ -29,13 +29,17 @@ from routing.neural.fastgrnn import FastGRNN, FastGRNNConfig
 from routing.neural.model_file import save_model
 from routing.neural.scorer import (
     FEATURE_COUNT,
+    STAT_COUNT,
     Calibration,
     EvidenceSettings,
     ExemplarBank,
+    FreeFormHead,
     ScorerSpec,
     bank_path,
     embed_all,
+    form_of,
     prompt_statistics,
+    word_problem_statistics,
 )
 from routing.neural.training import EpochReport, TrainingOptions, train
 from routing.neural.training_data import Dataset, TrainingDataError, json_object
@@ -127,6 +131,9 @@ def subject_difficulty(rows: Sequence[LabelledPrompt]) -> F64:
 class ScorerOptions:
     dimensions: int = 256
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    # L2 weight of the free-form head (`FreeFormHead`, chosen by 5-fold cross-validation on the
+    # training rows among 1-100); None: the cell scores every prompt.
+    free_form_l2: float | None = 30.0
     training: TrainingOptions = field(
         # Large batches and a small learning rate: the validation loss moves little from epoch to
         # epoch, and with smaller steps early stopping lands on the same quality whatever the seed
@@ -158,7 +165,7 @@ class TrafficExamples:
     """Prompts learned from traffic: no text, only what the gateway kept of them."""
 
     embeddings: npt.NDArray[np.float32]  # [M, D]
-    stats: F64  # [M, 8], `prompt_statistics`
+    stats: F64  # [M, STAT_COUNT], `prompt_statistics` (the last entry gives the form)
     need: F64  # [M], share of verdicts that said the powerful tier was needed
 
     def __len__(self) -> int:
@@ -170,10 +177,12 @@ def _examples(
     traffic: TrafficExamples | None,
     dimensions: int,
     clusters: int,
-) -> tuple[ExemplarBank, F64]:
-    """The exemplar bank of labelled rows and traffic rows, and the stats of each bank row."""
+) -> tuple[ExemplarBank, F64, npt.NDArray[np.intp]]:
+    """The exemplar bank of labelled rows and traffic rows, the stats of each bank row and the
+    index of the input row (labelled rows first, then traffic) each bank row holds."""
     embeddings = embed_all([r.prompt for r in rows], dimensions)
-    stats = np.array([prompt_statistics(r.prompt) for r in rows], dtype=np.float64).reshape(-1, 8)
+    stats = np.array([prompt_statistics(r.prompt) for r in rows], dtype=np.float64)
+    stats = stats.reshape(-1, STAT_COUNT)
     need = np.array([r.need for r in rows], dtype=np.float64)
     subject = subject_difficulty(rows)
     if traffic is not None and len(traffic):
@@ -183,9 +192,13 @@ def _examples(
         need = np.concatenate([need, traffic.need])
         subject = np.concatenate([subject, np.full(len(traffic), overall)])
     bank, order = ExemplarBank.build(
-        embeddings, need.astype(np.float32), subject.astype(np.float32), clusters=clusters
+        embeddings,
+        need.astype(np.float32),
+        subject.astype(np.float32),
+        [form_of(row) for row in stats],
+        clusters=clusters,
     )
-    return bank, stats[order]
+    return bank, stats[order], order
 
 
 def train_scorer(
@@ -203,7 +216,9 @@ def train_scorer(
     total = len(training_rows) + (len(traffic) if traffic is not None else 0)
     if total < 20:
         raise ValueError(f"{total} labelled prompts outside the held-out fifth; at least 20 needed")
-    bank, stats = _examples(training_rows, traffic, options.dimensions, options.evidence.clusters)
+    bank, stats, order = _examples(
+        training_rows, traffic, options.dimensions, options.evidence.clusters
+    )
     if len({bool(v >= 0.5) for v in bank.need}) < 2:
         raise ValueError("the labelled prompts need examples of both outcomes")
     evidence = bank.evidence(bank.embeddings, options.evidence, exclude_self=True)
@@ -215,7 +230,24 @@ def train_scorer(
     labels = bank.need.astype(np.float64)
     data = Dataset(standardised, labels, np.full(len(labels), math.nan))
     result = train(data, options.training, on_batch=on_batch, on_epoch=on_epoch)
-    scores = result.model.predict(standardised.astype(np.float32))
+    scores = result.model.predict(standardised.astype(np.float32)).astype(np.float32)
+    head = None
+    # The free-form head learns from the labelled word problems (traffic rows keep no text).
+    free = np.array(
+        [i for i in range(len(bank)) if order[i] < len(training_rows) and stats[i][-1] < 0.5],
+        dtype=np.intp,
+    )
+    if options.free_form_l2 is None:
+        free = free[:0]
+    extra = np.array(
+        [word_problem_statistics(training_rows[order[i]].prompt) for i in free], dtype=np.float64
+    ).reshape(len(free), -1)
+    chosen = np.array([FreeFormHead.applies(row) for row in extra], dtype=bool)
+    free, extra = free[chosen], extra[chosen]
+    if options.free_form_l2 is not None and len(free) >= 20 and len(set(labels[free] >= 0.5)) == 2:
+        inputs = np.hstack([features[free], extra])
+        head = FreeFormHead.fit(inputs, labels[free], options.free_form_l2)
+        scores[free] = head.score(inputs)
     best = result.history[result.best_epoch - 1]
     spec = ScorerSpec(
         mean=tuple(float(v) for v in mean),
@@ -237,7 +269,9 @@ def train_scorer(
             "stoppedEarly": result.stopped_early,
             "validationLoss": best.validation_loss,
             "hiddenDim": options.training.model.hidden_dim,
+            "freeFormHeadRows": head.rows if head is not None else 0,
         },
+        free_form_head=head,
     )
     return TrainedScorer(
         result.model, spec, bank, result.history, result.best_epoch, result.stopped_early

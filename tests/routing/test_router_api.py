@@ -11,6 +11,7 @@ from routerproject.state import get_state
 from routing import live
 from routing.exemplars import OUTCOMES_KEY, flush_outcomes, recent_decisions
 from routing.models import RoutingExemplar, ServiceType
+from routing.neural.scorer import STAT_COUNT
 from routing.router_runtime import NeuralDecision, RouterRuntime, record_feedback
 from routing.services import router_settings_update
 from routing.snapshot import RouterSpec
@@ -132,7 +133,9 @@ def test_outcomes_become_exemplars_with_the_prompts_statistics_not_its_text():
     exemplar = RoutingExemplar.objects.get()
     assert exemplar.lightweight_attempts == 30 and exemplar.success_rate > 0.95
     assert exemplar.access_count == 30
-    assert len(bytes(exemplar.stats)) == 8 * 4 and len(bytes(exemplar.embedding)) == 256 * 4
+    assert (
+        len(bytes(exemplar.stats)) == STAT_COUNT * 4 and len(bytes(exemplar.embedding)) == 256 * 4
+    )
     assert "French" not in json.dumps(exemplar.metadata)
     recent = recent_decisions()
     assert len(recent) == 30 and recent[0]["requestId"] == "r29"
