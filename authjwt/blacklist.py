@@ -4,12 +4,12 @@ The database (`IssuedToken.status`) is the source of truth. The shared state hol
 set, so every worker answers from one Redis round trip. When the shared state fails, the answer comes
 from the database instead, and the process remembers to rebuild the set once the state answers again.
 A marker key holds the database's *revocation watermark* (how many revoked rows, the latest
-`revoked_at`) the set was last brought up to. About once a second a process compares it with the
-database's: when Redis lost its data (restart without persistence, flush) the marker is gone and the
-set is rebuilt; when a revocation happened since (in particular one whose addition to the set failed
-because Redis was unreachable, noticed by no other worker) the ids revoked since the marker's time
-are added. A worker that was idle during an outage therefore never trusts a set that misses a token
-revoked during it.
+`revoked_at`) the set was last brought up to, followed like a generation (`routerproject.generations`).
+About once a second a process compares it with the database's: when Redis lost its data (restart
+without persistence, flush) the marker is gone and the set is rebuilt; when a revocation happened
+since (in particular one whose addition to the set failed because Redis was unreachable, noticed by
+no other worker) the ids revoked since the marker's time are added. A worker that was idle during an
+outage therefore never trusts a set that misses a token revoked during it.
 
 Each check is measured (duration, answered by the state or by the database) for `/blacklist/stats`.
 """
@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from routerproject.generations import follow
 from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .models import IssuedToken, TokenStatus
@@ -46,17 +47,24 @@ METER_FLUSH_SECONDS = 1.0
 
 
 class _Process:
-    """What this process knows about the shared set: whether it must be rebuilt, and when it was
-    last confirmed loaded."""
+    """What this process knows about the shared set: whether it must be rebuilt (the follower of
+    its marker says when it was last confirmed loaded)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.needs_rebuild = False
-        self.marker_checked_at = float("-inf")
         self.last_fallback_at: float | None = None
+
+    def forget(self) -> None:
+        with self.lock:
+            self.needs_rebuild = False
+            self.last_fallback_at = None
 
 
 _process = _Process()
+_marker = follow(
+    LOADED_MARKER_KEY, interval=lambda: MARKER_CHECK_SECONDS, on_forget=_process.forget
+)
 
 
 def _revoked_jtis_in_database() -> list[str]:
@@ -99,21 +107,24 @@ def blacklist_rebuild(*, marker: str | None = None) -> int:
     state.set(LOADED_MARKER_KEY, watermark)
     with _process.lock:
         _process.needs_rebuild = False
-        _process.marker_checked_at = time.monotonic()
+    _marker.postpone()
     return len(jtis)
 
 
 def _ensure_loaded() -> None:
-    now = time.monotonic()
-    if not _process.needs_rebuild and now - _process.marker_checked_at < MARKER_CHECK_SECONDS:
+    if _process.needs_rebuild:
+        blacklist_rebuild()
         return
-    marker = get_state().get(LOADED_MARKER_KEY)
-    if _process.needs_rebuild or marker is None or "|" not in marker:
+    if not _marker.due():
+        return
+    reading = _marker.read()
+    if reading.error is not None:
+        raise reading.error.with_traceback(None)
+    marker = reading.get(LOADED_MARKER_KEY)
+    if marker is None or "|" not in marker:
         blacklist_rebuild()
     elif marker != _watermark():
         blacklist_rebuild(marker=marker)
-    else:
-        _process.marker_checked_at = now
 
 
 def _note_state_failure(exc: Exception) -> None:
@@ -234,9 +245,3 @@ meter = ValidationMeter()
 def last_fallback_seconds_ago() -> float | None:
     at = _process.last_fallback_at
     return None if at is None else time.monotonic() - at
-
-
-def reset_process_view() -> None:
-    """Forget this process's notes (tests)."""
-    global _process
-    _process = _Process()

@@ -10,10 +10,11 @@ The data plane calls:
 and answers `ApiKeyError` with `JsonResponse(exc.body(), status=exc.status, headers=exc.headers)`.
 
 The cache is a dict per process keyed by the key's SHA-256 digest. Every change to a key stores a new
-random generation in the shared state; each request reads it (one Redis GET: the price of a revoked
-or disabled key being refused by every worker on its very next request, rather than within a polling
-interval) and drops the cache when it changed. If the shared state cannot be read, the cache is
-dropped and the key is read from the database, so a failing Redis never lets a revoked key through.
+random generation in the shared state; each request follows it (`routerproject.generations`, on
+every request: the price of a revoked or disabled key being refused by every worker on its very next
+request, rather than within a polling interval; the request's one reading of every generation) and
+drops the cache when it changed. If the shared state cannot be read, the cache is dropped and the
+key is read from the database, so a failing Redis never lets a revoked key through.
 Entries older than API_KEY_CACHE_MAX_AGE_SECONDS are re-read in any case: that bounds how long an
 invalidation lost during a Redis outage can go unnoticed by a worker that was idle at the time. If the
 database cannot be read then, the expired entry answers (no key can be changed while the database is
@@ -37,7 +38,8 @@ from django.db import Error as DatabaseError
 from django.utils import timezone
 
 from monitoring import metrics
-from routerproject.state import STATE_ERRORS, get_state, log_degraded
+from routerproject.generations import every_request, follow
+from routerproject.state import STATE_ERRORS, get_state
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +157,18 @@ class _KeyCache:
             self.entries.clear()
         self.entries[digest] = _Entry(principal, time.monotonic())
 
+    def forget(self) -> None:
+        self.sync(None)
+        self.entries.clear()
+
 
 _cache = _KeyCache()
+_follower = follow(GENERATION_KEY, interval=every_request, on_forget=_cache.forget)
 
 
 def invalidate_cache() -> None:
     """Tell every worker that keys changed (services call this after commit)."""
-    _cache.sync(None)
-    _cache.entries.clear()
+    _cache.forget()
     try:
         get_state().set(GENERATION_KEY, uuid.uuid4().hex)
     except STATE_ERRORS as exc:
@@ -189,13 +195,11 @@ async def _load(digest: str) -> ApiKeyPrincipal | None:
 
 
 async def _principal(digest: str) -> ApiKeyPrincipal | None:
-    try:
-        generation = await get_state().aget(GENERATION_KEY)
-    except STATE_ERRORS as exc:
-        log_degraded(logger, exc, "API key cache bypassed, shared state unavailable: %s", exc)
+    reading = await _follower.aread()
+    if not reading.available:
         _cache.sync("<state unavailable>")
         return await _load(digest)
-    _cache.sync(generation)
+    _cache.sync(reading.get(GENERATION_KEY))
     entry, fresh = _cache.get(digest)
     metrics.cache_lookup("apiKeys", hit=fresh)
     if entry is not None and fresh:
@@ -236,14 +240,21 @@ async def authenticate_api_key(raw_key: str, *, service_type: str | None) -> Api
         )
     if principal.expires_at is not None and principal.expires_at <= timezone.now():
         raise ApiKeyError("This API key has expired.", error_type="authentication_error")
-    if service_type is not None and not principal.allows(service_type):
+    if service_type is not None:
+        check_service_type(principal, service_type)
+    return principal
+
+
+def check_service_type(principal: ApiKeyPrincipal, service_type: str) -> None:
+    """Raises ApiKeyError (403) unless the key may use `service_type`: the last check of
+    `authenticate_api_key`, on its own for a key checked before its service was known."""
+    if not principal.allows(service_type):
         raise ApiKeyError(
             f"This API key is not allowed to use the '{service_type}' service.",
             status=403,
             error_type="permission_error",
             code="service_type_not_allowed",
         )
-    return principal
 
 
 async def authenticate_client(
@@ -261,9 +272,3 @@ async def authenticate_client(
 def cache_size() -> int:
     """Keys (and known-bad digests) cached by this process."""
     return len(_cache.entries)
-
-
-def reset_cache() -> None:
-    """Forget every cached key in this process (tests)."""
-    _cache.sync(None)
-    _cache.entries.clear()

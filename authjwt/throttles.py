@@ -22,8 +22,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from monitoring import metrics
+from routerproject.client_address import client_ip, parse_networks
 from routerproject.state import MemoryState, get_state
-from routing.dataplane.balancers import client_ip, parse_networks
 
 from .blacklist import STATE_ERRORS
 from .errors import TooManyAttempts

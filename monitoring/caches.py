@@ -1,26 +1,37 @@
 """The gateway's caches, as `/api/monitoring/cache/*` shows and clears them.
 
-- liveConfig: the live configuration snapshot of the /v1 data plane (service types + instances);
-  a lookup is one check of the shared generation: hit when the snapshot was current, miss on rebuild;
-- apiKeys: API keys of /v1 clients (authjwt.keys), hit when a key was served without the database;
-- routingExemplars: the exemplar bank of the neural router's scorer (loaded with the model), hit when
-  a decision could search it; clearing reloads the scorer and its bank on every worker.
-
-Sizes are this worker's (each worker holds its own copy); hits and misses are the fleet's, from the
-metrics. `cache_clear` reaches every worker through the generations in shared state.
+The apps that own a cache register it in their `ready()` (as config sections are registered): this
+app sits below them and names none. Sizes are this worker's (each worker holds its own copy); hits
+and misses are the fleet's, from the `gateway_cache_lookups` metric under the cache's name. A clear
+reaches every worker through the generations in shared state.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-
-from authjwt.keys import MAX_CACHE_ENTRIES, cache_size, invalidate_cache
-from configversions.services import bump_generation
-from routerproject.state import get_state
-from routing.live import live_config_size
-from routing.router_runtime import RELOAD_KEY, runtime
 
 from .exposition import recorded_families
 
-CACHES = ("liveConfig", "apiKeys", "routingExemplars")
+
+@dataclass(frozen=True)
+class Cache:
+    name: str
+    # Where the cache is listed: in the order a /v1 request consults them.
+    position: int
+    size: Callable[[], int]  # entries held by this worker
+    clear: Callable[[], object]  # empties it on every worker
+    capacity: int | None = None  # None: unbounded
+
+
+_caches: dict[str, Cache] = {}
+
+
+def register_cache(cache: Cache) -> None:
+    _caches[cache.name] = cache
+
+
+def registered_caches() -> list[Cache]:
+    return sorted(_caches.values(), key=lambda cache: cache.position)
 
 
 def _lookups() -> dict[tuple[str, str], float]:
@@ -33,25 +44,14 @@ def _lookups() -> dict[tuple[str, str], float]:
     return counts
 
 
-def _bank_size() -> int:
-    """Prompts in the exemplar bank of this worker's scorer (the neighbours it decides with)."""
-    router = runtime.router
-    prompt = router.prompt_model if router is not None else None
-    return len(prompt.bank) if prompt is not None else 0
-
-
 def cache_stats() -> dict[str, Any]:
     lookups = _lookups()
-    sizes: dict[str, tuple[int, int | None]] = {
-        "liveConfig": (live_config_size(), None),
-        "apiKeys": (cache_size(), MAX_CACHE_ENTRIES),
-        "routingExemplars": (_bank_size(), None),
-    }
     caches: dict[str, Any] = {}
-    for name in CACHES:
-        size, capacity = sizes[name]
-        hits, misses = lookups.get((name, "hit"), 0.0), lookups.get((name, "miss"), 0.0)
-        caches[name] = {
+    for cache in registered_caches():
+        size, capacity = cache.size(), cache.capacity
+        hits = lookups.get((cache.name, "hit"), 0.0)
+        misses = lookups.get((cache.name, "miss"), 0.0)
+        caches[cache.name] = {
             "size": size,
             "capacity": capacity,
             "usageRatio": round(size / capacity, 4) if capacity else None,
@@ -75,10 +75,8 @@ def cache_stats() -> dict[str, Any]:
 
 
 def cache_clear() -> list[str]:
-    """Empty every cache on every worker: new API-key and configuration generations make each
-    worker drop its keys and rebuild its snapshot; the router's reload generation makes each one
-    load its scorer and exemplar bank again."""
-    invalidate_cache()
-    bump_generation()
-    get_state().incr(RELOAD_KEY)
-    return list(CACHES)
+    """Empty every cache on every worker; the names of the caches cleared."""
+    caches = registered_caches()
+    for cache in caches:
+        cache.clear()
+    return [cache.name for cache in caches]

@@ -2,7 +2,8 @@
 
 Families come from prometheus_client: the default registry in a single process, or every worker's
 files through `MultiProcessCollector` when PROMETHEUS_MULTIPROC_DIR is set. Scrape-time families are
-added (instance breakers and health, the monitoring system's own state, the router's derived gauges).
+added (instance breakers and health, the monitoring system's own state, the router's derived gauges,
+and what the apps above register with `register_collector`, such as the router's breaker state).
 Then, per the live settings: disabled categories are dropped, `gateway_*` takes the configured
 prefix, and the custom tags become constant labels of every sample.
 
@@ -18,7 +19,7 @@ need `_total`).
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -104,7 +105,7 @@ def router_figures(families: Iterable[Metric] | None = None) -> dict[str, Any]:
     }
 
 
-def _gauge(name: str, doc: str, samples: list[tuple[dict[str, str], float]]) -> Metric:
+def gauge(name: str, doc: str, samples: list[tuple[dict[str, str], float]]) -> Metric:
     family = Metric(name, doc, "gauge")
     for labels, value in samples:
         family.add_sample(name, labels, value)
@@ -114,12 +115,12 @@ def _gauge(name: str, doc: str, samples: list[tuple[dict[str, str], float]]) -> 
 def _seed_microsecond_gauges(figures: dict[str, Any]) -> list[Metric]:
     """The seed's two documented gauges, names, types and help texts as it shows them."""
     return [
-        _gauge(
+        gauge(
             "tiny_dancer_inference_time_microseconds",
             "Average inference time",
             [({}, figures["avg_inference_time_us"])],
         ),
-        _gauge(
+        gauge(
             "tiny_dancer_latency_microseconds",
             "Latency percentiles",
             [({"quantile": str(q)}, figures[f"p{int(q * 100)}_latency_us"]) for q in QUANTILES],
@@ -128,8 +129,6 @@ def _seed_microsecond_gauges(figures: dict[str, Any]) -> list[Metric]:
 
 
 def _router_families(figures: dict[str, Any]) -> list[Metric]:
-    from routing.router_runtime import runtime
-
     from .health import uptime_seconds
 
     latency = Metric("tiny_dancer_latency_seconds", "Latency percentiles", "summary")
@@ -142,32 +141,35 @@ def _router_families(figures: dict[str, Any]) -> list[Metric]:
         {},
         figures["avg_inference_time_us"] / 1e6 * figures["inference_count"],
     )
-    families = [
-        _gauge(
+    return [
+        gauge(
             "tiny_dancer_inference_time_seconds",
             "Average inference time",
             [({}, figures["avg_inference_time_us"] / 1e6)],
         ),
         latency,
         *_seed_microsecond_gauges(figures),
-        _gauge("tiny_dancer_uptime_seconds", "Service uptime", [({}, float(uptime_seconds()))]),
+        gauge("tiny_dancer_uptime_seconds", "Service uptime", [({}, float(uptime_seconds()))]),
     ]
-    from routing.live import get_live_config
-
-    router = runtime.current(get_live_config().router)
-    state = router.breaker_state()
-    code = {"closed": 0, "open": 1, "half_open": 2}[state.value] if state is not None else 0
-    families.append(
-        _gauge(
-            "tiny_dancer_circuit_breaker_state",
-            "This worker's router breaker: 0 closed (or disabled), 1 open, 2 half-open",
-            [({}, float(code))],
-        )
-    )
-    return families
 
 
 # -- scrape-time families ------------------------------------------------------------------------
+
+Collector = Callable[[], list[Metric]]
+# Families the apps above this one add at each scrape, per category (see `register_collector`).
+_collectors: dict[str, list[Collector]] = {}
+
+
+def register_collector(category: str, collect: Collector) -> None:
+    """Add `collect()`'s families to every scrape that shows `category` (after this app's own
+    families of that category). The apps that hold the figures register in their `ready()`."""
+    collectors = _collectors.setdefault(category, [])
+    if collect not in collectors:
+        collectors.append(collect)
+
+
+def _collected(category: str) -> list[Metric]:
+    return [family for collect in _collectors.get(category, ()) for family in collect()]
 
 
 def _backend_families() -> list[Metric]:
@@ -177,7 +179,7 @@ def _backend_families() -> list[Metric]:
     instances = instance_health()
     breakers = instance_breakers([i.instance_id for i in instances])
     return [
-        _gauge(
+        gauge(
             "gateway_instance_breaker_state",
             "Circuit breaker per instance: 0 closed, 1 open, 2 half-open.",
             [
@@ -188,7 +190,7 @@ def _backend_families() -> list[Metric]:
                 for i in instances
             ],
         ),
-        _gauge(
+        gauge(
             "gateway_instance_health",
             "Instance health: 1 healthy, 0 unhealthy, -1 not checked yet.",
             [
@@ -217,12 +219,12 @@ def _monitoring_families(view: MonitoringView) -> list[Metric]:
     levels = list(Level)
     return [
         errors,
-        _gauge(
+        gauge(
             "gateway_degradation_level",
             "Degradation level: 0 NORMAL, 1 PARTIAL, 2 MINIMAL, 3 DISABLED.",
             [({}, float(levels.index(view.level)))],
         ),
-        _gauge(
+        gauge(
             "gateway_metrics_sampling_ratio",
             "Share of requests whose histograms are observed now.",
             [({}, view.sample_rate)],
@@ -288,7 +290,7 @@ def render(view: MonitoringView | None = None) -> bytes:
     wanted = view.categories
     families = [f for f in recorded if category_of(f.name) in wanted]
     if "router" in wanted:
-        families += _router_families(router_figures(recorded))
+        families += _router_families(router_figures(recorded)) + _collected("router")
     if "backend" in wanted:
         families += _backend_families()
     if "custom" in wanted:

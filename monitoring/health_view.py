@@ -1,10 +1,10 @@
 """Instance health as the monitoring system reads it: the ONE place it does.
 
-From the ORM (`ServiceInstance.health_status`, written by the `routing.probe_instances` job together
-with the data plane's `health:{instance_id}` bits), read at scrape time only, never on the /v1 hot
-path.
+The app that owns the instances registers how to read their health (`read_health_with`, from its
+`ready()`): from the ORM, read at scrape time only, never on the /v1 hot path.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -15,13 +15,21 @@ class InstanceHealth:
     status: str  # healthy, unhealthy, unknown
 
 
-def instance_health() -> list[InstanceHealth]:
-    from routing.models import ServiceInstance
+HealthReader = Callable[[], list[InstanceHealth]]
 
-    rows = ServiceInstance.objects.select_related("service_type").order_by(
-        "service_type__name", "id"
-    )
-    return [
-        InstanceHealth(row.service_type.name, row.instance_id, str(row.health_status))
-        for row in rows
-    ]
+
+def _no_instances() -> list[InstanceHealth]:
+    return []
+
+
+_reader: HealthReader = _no_instances
+
+
+def read_health_with(reader: HealthReader) -> None:
+    global _reader
+    _reader = reader
+
+
+def instance_health() -> list[InstanceHealth]:
+    """Every configured instance, by service type then id."""
+    return _reader()

@@ -1,20 +1,21 @@
 """What this process records, as of now: the monitoring settings and the degradation level.
 
 The /v1 hot path reads `current_view()` (no I/O). `arefresh()` runs at the start of each /v1 request
-and costs nothing until LIVE_CONFIG_CHECK_INTERVAL has passed; then it reads the configuration
-generation and the degradation level from shared state, and reloads the settings (in a thread) when
-the generation moved. A change on any worker therefore applies everywhere within about a second.
+and costs nothing until LIVE_CONFIG_CHECK_INTERVAL has passed; then it follows the configuration
+generation and the degradation level (`routerproject.generations`: one reading serves every cache),
+and reloads the settings (in a thread) when the generation moved. A change on any worker therefore
+applies everywhere within about a second. Neither an unreadable state nor a failing reload touches
+the request: the view is kept and the failure is counted as the `configUpdater` component's.
 """
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
-from routerproject.state import GENERATION_KEY, get_state
+from routerproject.generations import Reading, check_interval, follow
+from routerproject.state import GENERATION_KEY
 
 from .degradation import LEVEL_KEY, SAMPLING_RATES, Level, read_level
 from .errors import record_error
@@ -61,53 +62,56 @@ def _load_content() -> dict[str, Any]:
 class _ViewHolder:
     def __init__(self) -> None:
         self.view = MonitoringView()
-        self.checked_at = float("-inf")
         self.lock: asyncio.Lock | None = None
 
-    def _due(self) -> bool:
-        return time.monotonic() - self.checked_at >= settings.LIVE_CONFIG_CHECK_INTERVAL
-
-    def _apply(self, generation: int, level: Level, content: dict[str, Any] | None) -> None:
+    def _take(self, reading: Reading, content: dict[str, Any] | None) -> None:
         self.view = MonitoringView(
-            content if content is not None else self.view.content, level, generation
+            content if content is not None else self.view.content,
+            read_level(reading.get(LEVEL_KEY)),
+            reading.number(GENERATION_KEY),
         )
-        self.checked_at = time.monotonic()
+
+    def _moved(self, reading: Reading) -> bool:
+        return reading.number(GENERATION_KEY) != self.view.generation
 
     def refresh(self) -> MonitoringView:
+        reading = _follower.read(fresh=True)
+        if reading.error is not None:
+            record_error("configUpdater", reading.error)
+            return self.view
         try:
-            state = get_state()
-            generation = int(state.get(GENERATION_KEY) or 0)
-            level = read_level(state.get(LEVEL_KEY))
-            content = _load_content() if generation != self.view.generation else None
-            self._apply(generation, level, content)
+            self._take(reading, _load_content() if self._moved(reading) else None)
         except Exception as exc:
             record_error("configUpdater", exc)
-            self.checked_at = time.monotonic()
         return self.view
 
     async def arefresh(self) -> MonitoringView:
-        if not self._due():
+        if not _follower.due():
             return self.view
         if self.lock is None:
             self.lock = asyncio.Lock()
         async with self.lock:
-            if not self._due():
+            if not _follower.due():
+                return self.view
+            reading = await _follower.aread()
+            if reading.error is not None:
+                await sync_to_async(record_error)("configUpdater", reading.error)
                 return self.view
             try:
-                state = get_state()
-                generation = int(await state.aget(GENERATION_KEY) or 0)
-                level = read_level(await state.aget(LEVEL_KEY))
                 content = None
-                if generation != self.view.generation:
+                if self._moved(reading):
                     content = await sync_to_async(_load_content)()
-                self._apply(generation, level, content)
+                self._take(reading, content)
             except Exception as exc:
                 await sync_to_async(record_error)("configUpdater", exc)
-                self.checked_at = time.monotonic()
         return self.view
+
+    def forget(self) -> None:
+        self.view = MonitoringView()
 
 
 _holder = _ViewHolder()
+_follower = follow(GENERATION_KEY, LEVEL_KEY, interval=check_interval, on_forget=_holder.forget)
 
 
 def current_view() -> MonitoringView:
@@ -121,9 +125,3 @@ def refresh_view() -> MonitoringView:
 
 async def arefresh_view() -> MonitoringView:
     return await _holder.arefresh()
-
-
-def forget_view() -> None:
-    """Tests: start from the defaults again."""
-    _holder.view = MonitoringView()
-    _holder.checked_at = float("-inf")

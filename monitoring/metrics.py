@@ -18,15 +18,12 @@ Callers:
 import logging
 import math
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from .live import current_view
 from .traffic import TrafficTally
-
-if TYPE_CHECKING:
-    from routing.dataplane.pipeline import Exchange
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +234,24 @@ def exchange_started(service_type: str) -> None:
         IN_FLIGHT.labels(service_type).inc()
 
 
-def observe_exchange(exchange: "Exchange", status: int, *, ended: float) -> None:
+class Exchange(Protocol):
+    """What the metrics read of one finished /v1 request; the data plane's exchange has it (this
+    app, below the data plane, names only the shape)."""
+
+    service_type: str
+    model: str
+    instance_id: str
+    started: float
+    upstream_wait: float
+    first_byte: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    retries: int
+    fallback_model: str
+    rejected_by: str
+
+
+def observe_exchange(exchange: Exchange, status: int, *, ended: float) -> None:
     """Record one finished /v1 request (`ended`: perf_counter at its last byte)."""
     view = current_view()
     if not view.enabled:

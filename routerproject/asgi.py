@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routerproject.settings.embedded
 django_application = get_asgi_application()
 
 # /v1 (the data plane) bypasses the sync-only middleware stack; see routing/dataplane/asgi.py.
+from routerproject.generations import one_reading_per_request  # noqa: E402
 from routing.dataplane.asgi import with_lean_v1  # noqa: E402
 
-application = with_lean_v1(django_application)
+# A request reads the generation counters its caches follow at most once.
+application = one_reading_per_request(with_lean_v1(django_application))

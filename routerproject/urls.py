@@ -16,10 +16,10 @@ urlpatterns = [
     path("api/", include("configversions.api.urls")),
     path("api-auth/", include("authjwt.browsable_api_urls")),
     path("api/auth/", include("authjwt.api.urls")),
+    path("api/monitoring/", include("routing.api.breaker_urls")),
     path("api/monitoring/", include("monitoring.api.urls")),
-    path("api/monitoring/", include("monitoring.api.monitoring_urls")),
     path("dashboard/", include("dashboard.urls")),
-    path("", include("monitoring.urls")),
+    path("", include("routing.api.ops_urls")),
 ]
 
 handler404 = "routerproject.views.not_found"

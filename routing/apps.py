@@ -10,9 +10,11 @@ class RoutingConfig(AppConfig):
         from configversions.sections import register_section
         from routerproject.state import announce_generations
 
+        from . import observability
         from .config_section import ROUTER_SECTION, SERVICES_SECTION
         from .router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
 
         register_section(SERVICES_SECTION)
         register_section(ROUTER_SECTION)
         announce_generations(RELOAD_KEY, BREAKER_RESET_KEY)
+        observability.register()

@@ -2,9 +2,10 @@
 
 Every configuration write bumps a generation counter in shared state after commit. Each worker
 compares the counter with the generation its snapshot was built at, at most every
-`LIVE_CONFIG_CHECK_INTERVAL` seconds, and rebuilds in a thread when they differ; between checks a
-request costs no database query and no Redis round trip. A change on any worker is therefore visible
-on every worker within that interval plus one rebuild.
+`LIVE_CONFIG_CHECK_INTERVAL` seconds (`routerproject.generations`: the reading is shared with the
+other caches), and rebuilds in a thread when they differ; between checks a request costs no database
+query and no Redis round trip. A change on any worker is therefore visible on every worker within
+that interval plus one rebuild.
 
 Degraded modes: while the shared state cannot be read the snapshot is kept (a worker starting then
 builds one from the database); the first check that reads it again rebuilds, and if the database's
@@ -16,16 +17,15 @@ a due rebuild is skipped and the snapshot kept: `/v1` never needs the database t
 import asyncio
 import dataclasses
 import logging
-import time
 from types import MappingProxyType
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import Error as DatabaseError
 
 from configversions.selectors import current_version_number
 from monitoring import metrics
+from routerproject.generations import Reading, check_interval, follow
 from routerproject.state import GENERATION_KEY, STATE_ERRORS, get_state, log_degraded
 
 from .models import RouterSettings, ServiceInstance, ServiceType
@@ -146,8 +146,9 @@ def build_live_config(generation: int) -> LiveConfig:
     )
 
 
-def _read_generation(raw: str | None) -> int:
-    return int(raw) if raw else 0
+def _generation(reading: Reading) -> int | None:
+    """The shared generation, None when the shared state could not be read."""
+    return reading.number(GENERATION_KEY) if reading.available else None
 
 
 # The generation of a snapshot built while the shared state could not be read.
@@ -158,30 +159,18 @@ logger = logging.getLogger(__name__)
 class _LiveConfigHolder:
     def __init__(self) -> None:
         self.config: LiveConfig | None = None
-        self.checked_at = float("-inf")
         self.lock = asyncio.Lock()
         # The generation could not be read at the last check: changes may have gone unannounced.
         self.unsynced = False
 
     async def get(self) -> LiveConfig:
-        now = time.monotonic()
         config = self.config
-        if config is not None and now - self.checked_at < settings.LIVE_CONFIG_CHECK_INTERVAL:
+        if config is not None and not _follower.due():
             return config
         async with self.lock:
-            if (
-                self.config is not None
-                and now - self.checked_at < settings.LIVE_CONFIG_CHECK_INTERVAL
-            ):
+            if self.config is not None and not _follower.due():
                 return self.config
-            state = get_state()
-            try:
-                generation: int | None = _read_generation(await state.aget(GENERATION_KEY))
-            except STATE_ERRORS as exc:
-                log_degraded(
-                    logger, exc, "Live configuration kept, shared state unavailable: %s", exc
-                )
-                generation = None
+            generation = _generation(await _follower.aread())
             current = self.config
             if generation is not None:
                 metrics.cache_lookup(
@@ -194,22 +183,14 @@ class _LiveConfigHolder:
                     if current is None:
                         raise
                     logger.warning("Live configuration kept, database unavailable: %s", exc)
-            self.checked_at = time.monotonic()
             assert current is not None
             return current
 
     def get_sync(self) -> LiveConfig:
-        try:
-            generation: int | None = _read_generation(get_state().get(GENERATION_KEY))
-        except STATE_ERRORS as exc:
-            log_degraded(
-                logger, exc, "Live configuration rebuilt, shared state unavailable: %s", exc
-            )
-            generation = None
+        generation = _generation(_follower.read(fresh=True))
         current = self.config
         if current is None or generation is None or self._stale(current, generation):
             current = self._rebuild(current, generation)
-        self.checked_at = time.monotonic()
         return current
 
     def _stale(self, current: LiveConfig | None, generation: int | None) -> bool:
@@ -237,8 +218,13 @@ class _LiveConfigHolder:
         self.config = rebuilt
         return rebuilt
 
+    def forget(self) -> None:
+        self.config = None
+        self.unsynced = False
+
 
 _holder = _LiveConfigHolder()
+_follower = follow(GENERATION_KEY, interval=check_interval, on_forget=_holder.forget)
 
 
 def live_config_size() -> int:
@@ -261,9 +247,4 @@ def get_live_config() -> LiveConfig:
 def install_live_config(config: LiveConfig) -> None:
     """Replace this process's snapshot (tests that run the data plane without database rows)."""
     _holder.config = config
-    _holder.checked_at = time.monotonic()
-
-
-def forget_live_config() -> None:
-    _holder.config = None
-    _holder.checked_at = float("-inf")
+    _follower.postpone()

@@ -4,9 +4,9 @@ It is a `PromptRouter`: the prompt scorer at the settings' `model_path` (with it
 calibration) decides `/v1` traffic; the seed's candidate API scores with the fixed candidate cell
 (`CANDIDATE_MODEL_PATH`). It is rebuilt when its settings change (part of the live configuration)
 or when an operator asks for a reload; its breaker is reset when an operator asks. Both requests
-reach every worker through counters in shared state, checked at most every
-LIVE_CONFIG_CHECK_INTERVAL. While the shared state cannot be read the router in hand is kept, and
-outcomes are dropped (they only teach the router).
+reach every worker through counters in shared state, followed at most every
+LIVE_CONFIG_CHECK_INTERVAL (`routerproject.generations`). While the shared state cannot be read the
+router in hand is kept, and outcomes are dropped (they only teach the router).
 """
 
 import logging
@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from monitoring import metrics
+from routerproject.generations import Reading, check_interval, follow
 from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .exemplars import OUTCOMES_KEY, outcome_event, prompt_hash
@@ -75,7 +76,7 @@ class RouterRuntime:
         self.spec: RouterSpec | None = None
         self.loaded_at: float | None = None
         self._seen: dict[str, int] = {}
-        self._checked_at = float("-inf")
+        self._follower = follow(*_COUNTERS, interval=check_interval)
         self._lock = threading.Lock()
 
     # -- keeping up with the fleet -------------------------------------------------------------
@@ -101,33 +102,28 @@ class RouterRuntime:
                 self.router.reset_breaker()
             self._seen = generations
 
-    def _due(self) -> bool:
-        return time.monotonic() - self._checked_at >= settings.LIVE_CONFIG_CHECK_INTERVAL
+    def _counters(self, reading: Reading) -> dict[str, int]:
+        if not reading.available:
+            return dict(self._seen)
+        return {key: reading.number(key) for key in _COUNTERS}
 
     def current(self, spec: RouterSpec) -> PromptRouter:
         """For sync callers (operations API): always checks the fleet's counters."""
-        state = get_state()
-        generations = {key: int(state.get(key) or 0) for key in _COUNTERS}
+        reading = self._follower.read(fresh=True)
+        if reading.error is not None:
+            raise reading.error.with_traceback(None)
+        generations = self._counters(reading)
         if self.router is None or spec != self.spec or generations != self._seen:
             self._sync(spec, generations)
-        self._checked_at = time.monotonic()
         assert self.router is not None
         return self.router
 
     async def acurrent(self, spec: RouterSpec) -> PromptRouter:
-        if self.router is not None and spec == self.spec and not self._due():
+        if self.router is not None and spec == self.spec and not self._follower.due():
             return self.router
-        try:
-            values = await get_state().aget_many(_COUNTERS)
-            generations = {
-                key: int(value or 0) for key, value in zip(_COUNTERS, values, strict=True)
-            }
-        except STATE_ERRORS as exc:
-            log_degraded(logger, exc, "Neural router kept, shared state unavailable: %s", exc)
-            generations = dict(self._seen)
+        generations = self._counters(await self._follower.aread())
         if self.router is None or spec != self.spec or generations != self._seen:
             await sync_to_async(self._sync)(spec, generations)
-        self._checked_at = time.monotonic()
         assert self.router is not None
         return self.router
 

@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 from configversions.selectors import current_version_number
 from routerproject.envelope import envelope
 from routerproject.schema import responses
-from routing.selectors import service_type_list
 
 from .. import breaker_view, caches, degradation, errors
 from ..health_checks import monitoring_health
+from ..health_view import instance_health
 from ..live import refresh_view
 from ..selectors import monitoring_settings
 from ..services import monitoring_settings_update
@@ -115,14 +115,6 @@ class HealthView(APIView):
         )
 
 
-def _instance_ids() -> list[str]:
-    return [
-        instance.instance_id
-        for service in service_type_list()
-        for instance in service.instances.all()
-    ]
-
-
 class OverviewView(APIView):
     @extend_schema(
         tags=TAG,
@@ -158,7 +150,7 @@ class OverviewView(APIView):
                     "activeRetries": 0,
                 },
                 "circuitBreakerStats": breaker_view.summary(
-                    breaker_view.instance_breakers(_instance_ids())
+                    breaker_view.instance_breakers([i.instance_id for i in instance_health()])
                 ),
             },
             message="Monitoring overview retrieved",

@@ -1,13 +1,13 @@
 """Generation counters across processes that share the database but not the shared state.
 
-Every per-process cache follows a generation counter in shared state (the live configuration and
-monitoring settings `config:generation`, the API-key cache, the neural router's reload, breaker-reset
-and exemplar counters). With Redis every process reads and moves the same counters. Without it (the
+Every per-process cache follows generation counters in shared state (`routerproject.generations`:
+the live configuration and monitoring settings `config:generation`, the API-key cache, the neural
+router's reload and breaker-reset counters). With Redis every process reads and moves the same counters. Without it (the
 embedded default, `make run`) each process has its own `MemoryState`, so a change made by another
 process (`manage.py import_config`, any `manage.py` command) moved a counter nobody else reads.
 
 There, `get_state()` returns an `AnnouncingState`: each move of a registered counter is also counted
-in the database (`AnnouncedGeneration`). The serving process runs a `GenerationFollower` in a daemon
+in the database (`AnnouncedGeneration`). The serving process runs an `AnnouncementFollower` in a daemon
 thread (`follow_in_background`) that reads those counts every `LIVE_CONFIG_CHECK_INTERVAL` and moves
 its own counter for every count that moved, without announcing that move again; every cache then
 notices the change as it would a fleet's, off the request path. Its own changes are counted too, and
@@ -89,7 +89,7 @@ class AnnouncingState(MemoryState):
             super().set(key, uuid.uuid4().hex)
 
 
-class GenerationFollower:
+class AnnouncementFollower:
     """Moves `state`'s counters when the database says another process moved them."""
 
     def __init__(self, state: AnnouncingState) -> None:
@@ -124,7 +124,7 @@ def _changed(seen: dict[str, int] | None, counts: dict[str, int]) -> Iterable[st
 
 def follow_in_background(state: AnnouncingState) -> threading.Thread:
     """Start following the announced generations in a daemon thread of this process."""
-    follower = GenerationFollower(state)
+    follower = AnnouncementFollower(state)
     interval = settings.LIVE_CONFIG_CHECK_INTERVAL
 
     def loop() -> None:
@@ -136,6 +136,6 @@ def follow_in_background(state: AnnouncingState) -> threading.Thread:
             except Exception:  # the thread must outlive any one failure
                 logger.exception("Announced generations not followed")
 
-    thread = threading.Thread(target=loop, name="generation-follower", daemon=True)
+    thread = threading.Thread(target=loop, name="announcement-follower", daemon=True)
     thread.start()
     return thread

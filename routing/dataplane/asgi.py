@@ -17,7 +17,8 @@ is refused before any byte is read, and a body without one (chunked) is counted 
 refused as soon as it passes the bound, so no client makes a worker hold more than that. A body that
 is large (above `PREAUTH_BODY_BYTES`) or of unknown size is only read once the client's API key is
 accepted, so a client without a key cannot make a worker read megabytes; small bodies, the common
-case, skip that extra check (the pipeline checks the key anyway).
+case, have their key checked by the pipeline instead. Either way the key is looked up once:
+`admission.authenticate` keeps its answer on the request.
 """
 
 import asyncio
@@ -32,7 +33,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
-from . import errors, pipeline
+from . import errors
+from .admission import authenticate
 from .views import refused
 
 Scope = dict[str, Any]
@@ -98,7 +100,7 @@ class V1Handler(ASGIHandler):
         declared = declared_length(scope)
         if scope["method"] == "POST" and (declared is None or declared > PREAUTH_BODY_BYTES):
             try:
-                await pipeline.authenticate(request, None)
+                await authenticate(request, None)
             except errors.GatewayError as refusal:
                 await self.send_response(refused(request, refusal), send)
                 return

@@ -5,10 +5,9 @@ these functions; nothing here does I/O, so tests drive them with chosen draws, c
 """
 
 import hashlib
-import ipaddress
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import reduce
 from itertools import accumulate
 
@@ -111,30 +110,3 @@ def pick_ip_hash(pool: Pool, client_ip: str) -> int:
     uniform = ((mixed >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
     scores = -np.asarray(pool.weights, dtype=np.float64) / np.log(uniform)
     return int(np.argmax(scores))
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
-
-
-def _trusted(address: str, networks: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def client_ip(remote_addr: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
-    """The client's address: the peer, unless the peer is a trusted proxy, in which case the
-    right-most address of X-Forwarded-For that is not itself a trusted proxy."""
-    if not forwarded_for or not trusted or not _trusted(remote_addr, trusted):
-        return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else remote_addr

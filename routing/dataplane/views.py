@@ -13,21 +13,21 @@ from django.views.decorators.csrf import csrf_exempt
 from routing.live import aget_live_config
 
 from . import pipeline
+from .admission import authenticate
 from .endpoints import ENDPOINTS
 from .errors import GatewayError
+from .exchange import stamp_outside
 
 # Django's stubs type views as sync callables; these are coroutine functions.
 View = Callable[..., Any]
 
 
 def _stamped(response: HttpResponseBase, request: HttpRequest, started: float) -> HttpResponseBase:
-    return pipeline.Exchange(
-        request.headers.get("x-request-id") or uuid.uuid4().hex, started
-    ).stamp(response)
+    return stamp_outside(response, request.headers.get("x-request-id") or uuid.uuid4().hex, started)
 
 
 def refused(request: HttpRequest, error: GatewayError) -> HttpResponseBase:
-    """An answer made before the pipeline runs (a body over the size limit)."""
+    """An answer made before the pipeline runs (a key refused early, a body over the size limit)."""
     return _stamped(error.response(), request, time.perf_counter())
 
 
@@ -62,7 +62,7 @@ async def models(request: HttpRequest) -> HttpResponseBase:
     if request.method != "GET":
         return _method_not_allowed(request, "GET")
     try:
-        principal = await pipeline.authenticate(request, None)
+        principal = await authenticate(request, None)
     except GatewayError as refusal:
         return _stamped(refusal.response(), request, started)
     config = await aget_live_config()
@@ -81,7 +81,7 @@ async def models(request: HttpRequest) -> HttpResponseBase:
 async def model(request: HttpRequest, model_id: str) -> HttpResponseBase:
     started = time.perf_counter()
     try:
-        principal = await pipeline.authenticate(request, None)
+        principal = await authenticate(request, None)
     except GatewayError as refusal:
         return _stamped(refusal.response(), request, started)
     config = await aget_live_config()

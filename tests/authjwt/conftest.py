@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from authjwt import blacklist, keys
+from routerproject import generations
 
 STAFF_PASSWORD = "operator-pass-123"
 READER_PASSWORD = "reader-pass-123"
@@ -9,11 +9,9 @@ READER_PASSWORD = "reader-pass-123"
 
 @pytest.fixture(autouse=True)
 def _fresh_process_views():
-    blacklist.reset_process_view()
-    keys.reset_cache()
+    generations.forget()
     yield
-    blacklist.reset_process_view()
-    keys.reset_cache()
+    generations.forget()
 
 
 def login(client: APIClient, username: str, password: str, **extra) -> dict:

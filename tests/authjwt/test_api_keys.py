@@ -181,7 +181,7 @@ def test_a_failing_state_falls_back_to_the_database(monkeypatch, django_assert_n
     async def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(state, "aget", broken)
+    monkeypatch.setattr(state, "aget_many", broken)
     with django_assert_num_queries(1):
         assert authenticate(raw, service_type="chat")
     ApiKey.objects.filter(pk=api_key.pk).update(enabled=False)  # no invalidation reached anyone

@@ -13,6 +13,7 @@ from authjwt import blacklist
 from authjwt.models import ApiKey, IssuedToken, TokenCleanup, TokenStatus
 from authjwt.services import iso_duration, token_revoke, user_login
 from authjwt.tasks import cleanup_expired
+from routerproject import generations
 from routerproject.state import get_state
 from tests.authjwt.conftest import STAFF_PASSWORD
 
@@ -59,7 +60,7 @@ def test_a_lost_shared_set_is_rebuilt_from_the_database(staff_user):
     (pair,) = _sessions(1)
     token_revoke(token_id=pair.access_record.pk, actor=None)
     get_state().clear()  # Redis restarted without persistence
-    blacklist.reset_process_view()
+    generations.forget()
     assert blacklist.is_revoked(pair.access_record.jti)
     assert get_state().set_contains(blacklist.REVOKED_SET_KEY, pair.access_record.jti)
 
@@ -115,7 +116,7 @@ def test_a_worker_that_missed_the_outage_still_refuses_a_token_revoked_during_it
     monkeypatch.setattr(state, "set_add", real_add)
     assert not state.set_contains(blacklist.REVOKED_SET_KEY, victim.access_record.jti)
     # Another worker: it never failed a call, so only the database can tell it the set is behind.
-    blacklist.reset_process_view()
+    generations.forget()
     assert blacklist.is_revoked(victim.access_record.jti)
     assert state.set_contains(blacklist.REVOKED_SET_KEY, victim.access_record.jti)
     assert not blacklist.is_revoked(live.access_record.jti)

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from dashboard.views.router import format_share, format_threshold
 from monitoring import metrics
-from monitoring.live import forget_view
+from routerproject import generations
 from routing import live
 from routing.exemplars import flush_outcomes
 from routing.router_runtime import RouterRuntime, runtime
@@ -27,11 +27,9 @@ PAGE = "/dashboard/router/"
 def _fresh(settings):
     settings.LIVE_CONFIG_CHECK_INTERVAL = 0
     settings.NEURAL_EXPLORATION_RATE = 0
-    live.forget_live_config()
-    forget_view()
+    generations.forget()
     yield
-    live.forget_live_config()
-    forget_view()
+    generations.forget()
 
 
 def _page(browser) -> str:

@@ -4,14 +4,14 @@ import subprocess
 import pytest
 from prometheus_client import REGISTRY
 
-from monitoring.live import forget_view
+from routerproject import generations
 
 
 @pytest.fixture(autouse=True)
 def _fresh_monitoring_view():
-    forget_view()
+    generations.forget()
     yield
-    forget_view()
+    generations.forget()
 
 
 def recorded(name: str, **labels: str) -> float:

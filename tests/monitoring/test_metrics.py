@@ -9,9 +9,10 @@ from monitoring import exposition, metrics
 from monitoring.degradation import Level, degradation_set_level
 from monitoring.live import MonitoringView, refresh_view
 from monitoring.settings_schema import default_content
+from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from tests.monitoring.conftest import SEED_LINTS, promtool_problems, recorded
 from tests.routing.dataplane.specs import instance, live_config, service
 
@@ -28,7 +29,7 @@ def chat(upstream, settings):
     spec = instance(base_url=upstream)
     install_live_config(live_config(service("chat", [spec])))
     yield spec
-    forget_live_config()
+    generations.forget()
 
 
 def chat_request(body: bytes, **headers: str):
@@ -92,7 +93,7 @@ async def test_an_unknown_model_never_becomes_a_label_value(settings):
         )
         response = await pipeline.handle(chat_request(b'{"model": "user-chosen-name"}'), CHAT)
     finally:
-        forget_live_config()
+        generations.forget()
     assert response.status_code == 404
     after = recorded("gateway_requests_total", service="chat", model="", instance="", status="404")
     assert after == before + 1

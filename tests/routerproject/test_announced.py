@@ -6,7 +6,7 @@ import pytest
 from authjwt.keys import GENERATION_KEY as API_KEYS_GENERATION
 from routerproject.models import AnnouncedGeneration
 from routerproject.state import GENERATION_KEY, AnnouncingState
-from routerproject.state.announced import ANNOUNCED_KEYS, GenerationFollower, announced_moves
+from routerproject.state.announced import ANNOUNCED_KEYS, AnnouncementFollower, announced_moves
 from routing.router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def test_every_generation_the_caches_follow_is_announced():
 def test_another_process_moves_reach_this_state_once_and_unannounced():
     command, server = AnnouncingState(), AnnouncingState()
     server.incr(GENERATION_KEY)  # the server's own change
-    follower = GenerationFollower(server)
+    follower = AnnouncementFollower(server)
     command.incr(GENERATION_KEY)
     command.incr(RELOAD_KEY)
     command.set(API_KEYS_GENERATION, "token-of-the-command")
@@ -43,7 +43,7 @@ def test_counts_unreadable_at_start_move_everything_once(monkeypatch):
     AnnouncingState().incr(RELOAD_KEY)
     server = AnnouncingState()
     monkeypatch.setattr(AnnouncedGeneration.objects, "values_list", broken)
-    follower = GenerationFollower(server)
+    follower = AnnouncementFollower(server)
     assert follower.seen is None and follower.poll() == []
     monkeypatch.undo()
     assert follower.poll() == [RELOAD_KEY] and server.get(RELOAD_KEY) == "1"

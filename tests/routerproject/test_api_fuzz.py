@@ -29,11 +29,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from authjwt import blacklist, keys
 from authjwt import services as auth_services
 from authjwt.models import ApiKey, IssuedToken
 from configversions.selectors import live_snapshot
 from configversions.services import configuration_import, configuration_seed
+from routerproject import generations
 from routing.demo import demo_services
 from routing.services import service_type_update
 from tests.apischema import SCHEMA_URL, wsgi_app
@@ -182,8 +182,7 @@ def fuzzing_pass() -> None:
 def operator(
     fuzzing_pass: None, transactional_db: None, django_user_model: Any, client: Any
 ) -> Operator:
-    blacklist.reset_process_view()
-    keys.reset_cache()
+    generations.forget()
     _seed(django_user_model)
     return Operator(client)
 

@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from configversions.services import version_apply
+from routerproject import generations
 from routing import live
 from routing.services import instance_add, service_type_update
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _fresh_holder(settings):
     settings.LIVE_CONFIG_CHECK_INTERVAL = 0  # compare generations on every call
-    live.forget_live_config()
+    generations.forget()
     yield
-    live.forget_live_config()
+    generations.forget()
 
 
 def test_the_snapshot_resolves_breakers_limits_and_models():
@@ -69,7 +70,7 @@ def test_between_checks_the_snapshot_is_not_reread(settings):
     first = async_to_sync(live.aget_live_config)()
     instance_add(service_type="chat", name="m", base_url="http://a:1", actor=None)
     assert async_to_sync(live.aget_live_config)() is first  # within the interval
-    live.forget_live_config()
+    generations.forget()
     assert async_to_sync(live.aget_live_config)().service("chat").candidates("m")
 
 

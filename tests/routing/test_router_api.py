@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from configversions.models import ConfigVersion
+from routerproject import generations
 from routerproject.state import get_state
 from routing import live
 from routing.exemplars import OUTCOMES_KEY, flush_outcomes, recent_decisions
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _fresh(settings):
     settings.LIVE_CONFIG_CHECK_INTERVAL = 0
     settings.NEURAL_EXPLORATION_RATE = 0
-    live.forget_live_config()
+    generations.forget()
     yield
-    live.forget_live_config()
+    generations.forget()
 
 
 def _request(n=3, dim=8):

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from configversions.models import ConfigVersion
-from routing import live
+from routerproject import generations
 from routing.live import get_live_config
 from routing.models import RoutingExemplar, RoutingLabel, ServiceType
 from routing.neural.prompt_model import load_prompt_model
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _fresh(settings):
     settings.LIVE_CONFIG_CHECK_INTERVAL = 0
-    live.forget_live_config()
+    generations.forget()
     yield
-    live.forget_live_config()
+    generations.forget()
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from routerproject.client_address import client_ip, parse_networks
 from routing.dataplane.balancers import (
     Pool,
-    client_ip,
-    parse_networks,
     pick_ip_hash,
     pick_least_connections,
     pick_random,

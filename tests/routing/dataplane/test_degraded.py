@@ -7,11 +7,12 @@ import pytest
 from django.db import OperationalError
 from django.test import AsyncRequestFactory
 
+from routerproject import generations
 from routerproject.state import RedisState, get_state
 from routing import live
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from tests.routing.dataplane.specs import instance, live_config, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes]
@@ -43,7 +44,7 @@ def pools(upstream):
         return service("chat", members, load_balancer=balancer)
 
     yield chat
-    forget_live_config()
+    generations.forget()
 
 
 @pytest.mark.parametrize("balancer", ["round_robin", "least_connections", "random"])
@@ -76,7 +77,7 @@ async def test_a_snapshot_is_kept_when_the_database_fails_during_a_rebuild(
 
 
 async def test_without_a_snapshot_or_database_the_answer_is_503_in_openai_shape(monkeypatch):
-    forget_live_config()
+    generations.forget()
 
     def database_down(generation: int):
         raise OperationalError("connection to server at 10.0.0.5 failed: password=secret")

@@ -7,9 +7,10 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncRequestFactory
 
 from authjwt.services import api_key_create
+from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from tests.routing.dataplane.specs import instance, live_config, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -22,7 +23,7 @@ def chat(upstream, settings):
     settings.GATEWAY_REQUIRE_API_KEY = True
     install_live_config(live_config(service("chat", [instance(base_url=upstream)])))
     yield
-    forget_live_config()
+    generations.forget()
 
 
 def request_with(key: str):

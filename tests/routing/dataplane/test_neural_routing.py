@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncRequestFactory
 
-from routing import live
+from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.exemplars import flush_outcomes
@@ -33,9 +33,9 @@ def neural_chat(upstream, settings):
     instance_add(
         service_type="chat", name="big-model", base_url=upstream, tier="powerful", actor=None
     )
-    live.forget_live_config()
+    generations.forget()
     yield upstream
-    live.forget_live_config()
+    generations.forget()
 
 
 async def ask(request_id: str, model: str = "auto"):
@@ -72,7 +72,7 @@ async def test_the_tier_the_router_chooses_answers_and_follows_the_target_share(
     # The calibrated threshold follows the setting: every prompt powerful, then none.
     for share, tier in ((1.0, "powerful"), (0.0, "lightweight")):
         await sync_to_async(router_settings_update)(actor=None, target_powerful_share=share)
-        live.forget_live_config()
+        generations.forget()
         response = await ask(f"n-share-{share}")
         assert response["x-router-decision"] == tier
         assert float(response["x-router-score"]) == score  # the prompt's score is the prompt's

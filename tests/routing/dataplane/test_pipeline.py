@@ -8,11 +8,12 @@ import httpx
 import pytest
 from django.test import AsyncRequestFactory
 
+from routerproject import generations
 from routerproject.state import get_state
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.dataplane.selection import in_flight_key
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from tests.processes import free_port
 from tests.routing.dataplane.specs import instance, live_config, service
 
@@ -32,7 +33,7 @@ def chat_pool(upstream):
     ]
     install_live_config(live_config(service("chat", instances, load_balancer="least_connections")))
     yield instances
-    forget_live_config()
+    generations.forget()
 
 
 def chat_request(body: bytes, **headers: str):
@@ -120,6 +121,6 @@ async def test_no_eligible_instance_answers_503_with_retry_after(upstream):
     try:
         response = await pipeline.handle(chat_request(b'{"model": "fake-chat"}'), CHAT)
     finally:
-        forget_live_config()
+        generations.forget()
     assert response.status_code == 503 and response["Retry-After"] == "1"
     assert b'"no_available_instance"' in response.content

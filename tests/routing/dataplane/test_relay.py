@@ -9,9 +9,10 @@ import httpx
 import pytest
 from django.test import AsyncRequestFactory
 
+from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from tests.routing.dataplane.specs import instance, live_config, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes]
@@ -23,7 +24,7 @@ CHAT = ENDPOINTS["chat/completions"]
 def chat(upstream):
     install_live_config(live_config(service("chat", [instance(base_url=upstream)])))
     yield
-    forget_live_config()
+    generations.forget()
 
 
 def chat_request(*, stream: bool = False, **headers: str):

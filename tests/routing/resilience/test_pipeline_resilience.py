@@ -9,11 +9,13 @@ import httpx
 import pytest
 from django.test import AsyncRequestFactory
 
+from routerproject import generations
 from routerproject.state import get_state
 from routing.dataplane import errors, pipeline
 from routing.dataplane.endpoints import ENDPOINTS
+from routing.dataplane.exchange import Exchange
 from routing.dataplane.selection import in_flight_key
-from routing.live import forget_live_config, install_live_config
+from routing.live import install_live_config
 from routing.resilience import breakers
 from routing.snapshot import BreakerSpec, FallbackSpec, RateLimitSpec
 from tests.processes import free_port
@@ -35,7 +37,7 @@ def dead():
 @pytest.fixture(autouse=True)
 def _no_live_config_left():
     yield
-    forget_live_config()
+    generations.forget()
 
 
 def limit(capacity=2, *, scope="service", algorithm="token_bucket", rate=0.001) -> RateLimitSpec:
@@ -58,7 +60,7 @@ def chat_request(model="fake-chat", *, ip="10.0.0.1", stream=False, **headers):
 
 
 async def serve(request):
-    exchange = pipeline.Exchange("test")
+    exchange = Exchange("test")
     try:
         response = await pipeline._serve(request, CHAT, exchange)
     except errors.GatewayError as error:

@@ -1,7 +1,10 @@
+"""The neural router's operations API at the seed's paths, included at the root."""
+
 from django.urls import path
 
+from monitoring.health import health
+
 from . import ops_views
-from .health import health
 
 urlpatterns = [
     path("health", health, name="health"),

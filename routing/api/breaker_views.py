@@ -16,8 +16,9 @@ from routerproject.envelope import envelope
 from routerproject.exceptions import NotFound
 from routerproject.schema import responses
 from routerproject.serializers import StrictSerializer
-from routing.resilience.breakers import breaker_stats, force_breakers
-from routing.selectors import instance_service_types
+
+from ..resilience.breakers import breaker_stats, force_breakers
+from ..selectors import instance_service_types
 
 _STATE_ORDER = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
 

@@ -1,6 +1,7 @@
 """The neural router's operations API (seed `000_…txt`): bare JSON objects in snake_case.
 
-`/health` (liveness) lives in `health.py`; here: `/health/ready`, `/metrics`, `/info` and `/admin/*`.
+`/health` (liveness) lives in `monitoring.health`; here: `/health/ready`, `/metrics`, `/info` and
+`/admin/*` (routes in `ops_urls.py`).
 """
 
 import json
@@ -12,17 +13,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from rest_framework import serializers
 
+from monitoring.errors import record_error
+from monitoring.exposition import CONTENT_TYPE, render, router_figures
+from monitoring.health import uptime_seconds
 from routerproject.exceptions import DomainError
-from routing.config_section import router_export
-from routing.live import get_live_config
-from routing.neural.model_file import ModelFileError
-from routing.neural.router import Router
-from routing.router_runtime import runtime
-from routing.services import router_model_reload, router_settings_update
 
-from .errors import record_error
-from .exposition import CONTENT_TYPE, render, router_figures
-from .health import uptime_seconds
+from ..config_section import router_export
+from ..live import get_live_config
+from ..neural.model_file import ModelFileError
+from ..neural.router import Router
+from ..router_runtime import runtime
+from ..services import router_model_reload, router_settings_update
 from .ops_auth import admin_endpoint, with_cors
 
 

@@ -23,8 +23,7 @@ from rest_framework.request import Request
 
 from authjwt.authentication import RevocableJWTAuthentication
 from authjwt.errors import TooManyAttempts
-
-from . import metrics
+from monitoring import metrics
 
 logger = logging.getLogger(__name__)
 

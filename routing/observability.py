@@ -1,0 +1,70 @@
+"""What the monitoring system sees of routing, registered from `RoutingConfig.ready` (the monitoring
+app sits below routing and reads it only through what is registered here).
+
+Caches (`/api/monitoring/cache/*`):
+- liveConfig: the live configuration snapshot of the /v1 data plane (service types + instances);
+  a lookup is one check of the shared generation: hit when the snapshot was current, miss on
+  rebuild. Clearing moves the configuration generation, so every worker rebuilds its snapshot.
+- routingExemplars: the exemplar bank of the neural router's scorer (loaded with the model), hit
+  when a decision could search it. Clearing moves the router's reload generation, so every worker
+  loads its scorer and bank again.
+
+Instances: their health from the ORM (written by the `routing.probe_instances` job) and their
+breakers from shared state, for `/metrics` and the overviews. And the `router` family of `/metrics`
+gains this worker's router breaker.
+"""
+
+from prometheus_client.metrics_core import Metric
+
+from configversions.services import bump_generation
+from monitoring import breaker_view, health_view
+from monitoring.caches import Cache, register_cache
+from monitoring.exposition import gauge, register_collector
+from monitoring.health_view import InstanceHealth
+from routerproject.state import get_state
+
+from .live import get_live_config, live_config_size
+from .models import ServiceInstance
+from .resilience.breakers import breaker_stats
+from .router_runtime import RELOAD_KEY, runtime
+
+
+def _bank_size() -> int:
+    """Prompts in the exemplar bank of this worker's scorer (the neighbours it decides with)."""
+    router = runtime.router
+    prompt = router.prompt_model if router is not None else None
+    return len(prompt.bank) if prompt is not None else 0
+
+
+def _reload_router() -> None:
+    get_state().incr(RELOAD_KEY)
+
+
+def instance_health() -> list[InstanceHealth]:
+    rows = ServiceInstance.objects.select_related("service_type").order_by(
+        "service_type__name", "id"
+    )
+    return [
+        InstanceHealth(row.service_type.name, row.instance_id, str(row.health_status))
+        for row in rows
+    ]
+
+
+def router_breaker_families() -> list[Metric]:
+    state = runtime.current(get_live_config().router).breaker_state()
+    code = {"closed": 0, "open": 1, "half_open": 2}[state.value] if state is not None else 0
+    return [
+        gauge(
+            "tiny_dancer_circuit_breaker_state",
+            "This worker's router breaker: 0 closed (or disabled), 1 open, 2 half-open",
+            [({}, float(code))],
+        )
+    ]
+
+
+def register() -> None:
+    register_cache(Cache("liveConfig", position=1, size=live_config_size, clear=bump_generation))
+    register_cache(Cache("routingExemplars", position=3, size=_bank_size, clear=_reload_router))
+    health_view.read_health_with(instance_health)
+    breaker_view.read_breakers_with(breaker_stats)
+    register_collector("router", router_breaker_families)
