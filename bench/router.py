@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from routing.neural.fastgrnn import FastGRNNConfig, initialize
 from routing.neural.model_holder import prepare_model
-from routing.neural.request import CandidateBatch
+from routing.neural.route_request import CandidateBatch
 from routing.neural.router import Router, RouterConfig
 
 DIMENSION = 384

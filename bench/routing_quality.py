@@ -33,7 +33,7 @@ from routing.neural.embedding import HashingEmbedder
 from routing.neural.prompt_model import PromptModel, load_prompt_model
 from routing.neural.prompt_training import LabelledPrompt, is_held_out, load_labelled
 from routing.neural.quality import apgr, cpt, pgr_curve
-from routing.neural.request import CandidateBatch
+from routing.neural.route_request import CandidateBatch
 from routing.neural.router import Router, RouterConfig
 
 F64 = npt.NDArray[np.float64]

@@ -9,6 +9,6 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from configversions.sections import register_section
 
-        from .config_section import MONITORING_SECTION
+        from .settings_section import MONITORING_SECTION
 
         register_section(MONITORING_SECTION)

@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Sample
 
-from .live import MonitoringView, refresh_view
+from .live_settings import MonitoringView, refresh_view
 from .metrics import CATEGORY_OF, INTERNAL_PREFIX, ROUTER_PREFIX
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -129,7 +129,7 @@ def _seed_microsecond_gauges(figures: dict[str, Any]) -> list[Metric]:
 
 
 def _router_families(figures: dict[str, Any]) -> list[Metric]:
-    from .health import uptime_seconds
+    from .liveness import uptime_seconds
 
     latency = Metric("tiny_dancer_latency_seconds", "Latency percentiles", "summary")
     for q in QUANTILES:
@@ -173,8 +173,8 @@ def _collected(category: str) -> list[Metric]:
 
 
 def _backend_families() -> list[Metric]:
-    from .breaker_view import STATE_VALUES, instance_breakers
-    from .health_view import instance_health
+    from .instance_breakers import STATE_VALUES, instance_breakers
+    from .instance_health import instance_health
 
     instances = instance_health()
     breakers = instance_breakers([i.instance_id for i in instances])

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-from .live import current_view
+from .live_settings import current_view
 from .traffic import TrafficTally
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ class RoutingConfig(AppConfig):
         from routerproject.state import announce_generations
 
         from . import observability
-        from .config_section import ROUTER_SECTION, SERVICES_SECTION
-        from .router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
+        from .neural_runtime import BREAKER_RESET_KEY, RELOAD_KEY
+        from .services_section import ROUTER_SECTION, SERVICES_SECTION
 
         register_section(SERVICES_SECTION)
         register_section(ROUTER_SECTION)

@@ -17,16 +17,19 @@ gains this worker's router breaker.
 from prometheus_client.metrics_core import Metric
 
 from configversions.services import bump_generation
-from monitoring import breaker_view, health_view
+from monitoring import instance_breakers
 from monitoring.caches import Cache, register_cache
 from monitoring.exposition import gauge, register_collector
-from monitoring.health_view import InstanceHealth
+from monitoring.instance_health import InstanceHealth, read_health_with
 from routerproject.state import get_state
 
-from .live import get_live_config, live_config_size
+from .live_config import get_live_config, live_config_size
 from .models import ServiceInstance
-from .resilience.breakers import breaker_stats
-from .router_runtime import RELOAD_KEY, runtime
+from .neural_runtime import RELOAD_KEY, runtime
+from .resilience.breaker import BreakerState
+from .resilience.shared_breakers import breaker_stats
+
+_BREAKER_CODES = {BreakerState.CLOSED: 0, BreakerState.OPEN: 1, BreakerState.HALF_OPEN: 2}
 
 
 def _bank_size() -> int:
@@ -40,7 +43,7 @@ def _reload_router() -> None:
     get_state().incr(RELOAD_KEY)
 
 
-def instance_health() -> list[InstanceHealth]:
+def health_of_instances() -> list[InstanceHealth]:
     rows = ServiceInstance.objects.select_related("service_type").order_by(
         "service_type__name", "id"
     )
@@ -52,7 +55,7 @@ def instance_health() -> list[InstanceHealth]:
 
 def router_breaker_families() -> list[Metric]:
     state = runtime.current(get_live_config().router).breaker_state()
-    code = {"closed": 0, "open": 1, "half_open": 2}[state.value] if state is not None else 0
+    code = _BREAKER_CODES[state] if state is not None else 0
     return [
         gauge(
             "tiny_dancer_circuit_breaker_state",
@@ -65,6 +68,6 @@ def router_breaker_families() -> list[Metric]:
 def register() -> None:
     register_cache(Cache("liveConfig", position=1, size=live_config_size, clear=bump_generation))
     register_cache(Cache("routingExemplars", position=3, size=_bank_size, clear=_reload_router))
-    health_view.read_health_with(instance_health)
-    breaker_view.read_breakers_with(breaker_stats)
+    read_health_with(health_of_instances)
+    instance_breakers.read_breakers_with(breaker_stats)
     register_collector("router", router_breaker_families)

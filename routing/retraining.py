@@ -17,7 +17,7 @@ from django.conf import settings
 
 from configversions.services import Actor
 
-from .live import get_live_config
+from .live_config import get_live_config
 from .models import RoutingExemplar, RoutingLabel
 from .neural.prompt_model import load_prompt_model
 from .neural.prompt_training import (
@@ -29,7 +29,7 @@ from .neural.prompt_training import (
     train_scorer,
 )
 from .neural.scorer import FEATURE_COUNT
-from .router_runtime import display_model_path, resolve_model_path, runtime
+from .neural_runtime import display_model_path, resolve_model_path, runtime
 from .services import router_settings_update
 
 logger = logging.getLogger(__name__)

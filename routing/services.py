@@ -14,15 +14,15 @@ from routerproject.masking import is_masked
 from routerproject.state import get_state
 
 from . import config_schema, representation
-from .config_section import ROUTER_FIELDS, router_settings_row
-from .live import get_live_config
+from .live_config import get_live_config
 from .models import ServiceInstance, ServiceType
 from .neural.model_holder import ServedModel
+from .neural_runtime import runtime
 from .representation import api_error
-from .resilience.breakers import health_key
-from .router_runtime import runtime
+from .resilience.shared_breakers import health_key
 from .selectors import instance_get, instance_get_by_id, service_type_get
 from .service_types import HealthStatus
+from .services_section import ROUTER_FIELDS, router_settings_row
 
 SERVICE_TYPE_FIELDS = frozenset(representation.SERVICE_FIELDS.values())
 INSTANCE_FIELDS = frozenset(representation.INSTANCE_FIELDS.values())

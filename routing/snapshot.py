@@ -1,6 +1,6 @@
 """The live configuration as the data plane sees it: immutable, fully resolved, no ORM.
 
-`routing.live` builds a `LiveConfig` from the database and swaps it in when the configuration
+`routing.live_config` builds a `LiveConfig` from the database and swaps it in when the configuration
 generation changes; request handling only ever reads these frozen objects.
 """
 

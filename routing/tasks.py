@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import health, selectors, services
+from . import health_probes, selectors, services
 from .exemplars import flush_outcomes, recover_claims
 from .neural.model_file import ModelFileError
 
@@ -33,16 +33,16 @@ def probe_instances() -> dict[str, int]:
     if not settings.HEALTH_CHECK_ENABLED:
         return {"healthy": 0, "unhealthy": 0}
     targets = [
-        health.ProbeTarget(
+        health_probes.ProbeTarget(
             key=instance.pk,
             instance_id=instance.instance_id,
-            url=health.probe_url(instance.adapter, instance.base_url),
-            headers=health.probe_headers(instance.api_key, instance.headers),
+            url=health_probes.probe_url(instance.adapter, instance.base_url),
+            headers=health_probes.probe_headers(instance.api_key, instance.headers),
         )
         for instance in selectors.instance_probe_list()
     ]
     results = asyncio.run(
-        health.probe_all(
+        health_probes.probe_all(
             targets,
             limit_s=settings.HEALTH_CHECK_TIMEOUT_SECONDS,
             concurrency=settings.HEALTH_CHECK_CONCURRENCY,

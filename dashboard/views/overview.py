@@ -10,11 +10,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
-from monitoring.breaker_view import instance_breakers, summary
 from monitoring.exposition import router_figures
-from monitoring.health import uptime_seconds
-from monitoring.health_view import instance_health
 from monitoring.history import traffic_samples, traffic_series
+from monitoring.instance_breakers import instance_breakers, summary
+from monitoring.instance_health import instance_health
+from monitoring.liveness import uptime_seconds
 
 from ..access import reader
 

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from configversions.selectors import current_version_number
 from monitoring.exposition import router_figures
 from routing import selectors, services
-from routing.config_section import ROUTER_FIELDS, router_settings_row
 from routing.exemplars import recent_decisions
-from routing.live import get_live_config
+from routing.live_config import get_live_config
 from routing.neural.model_file import ModelFileError
 from routing.neural.prompt_router import PromptRouter
-from routing.router_runtime import RouterRuntime, display_model_path, runtime
+from routing.neural_runtime import RouterRuntime, display_model_path, runtime
+from routing.services_section import ROUTER_FIELDS, router_settings_row
 
 from ..access import operator, reader
 from ..errors import call_service
@@ -131,7 +131,7 @@ def _page(request: HttpRequest, form: RouterSettingsForm | None = None) -> HttpR
             else None,
             "load_error": router.load_error,
             "loaded_at": datetime.fromtimestamp(loaded_at, tz=UTC) if loaded_at else None,
-            "breaker": router.breaker_state(),
+            "breaker": router.breaker_state() or "CLOSED",
             "breaker_enabled": router.breaker is not None,
             "calibration": _calibration(router),
             "decisions": _decisions(),

@@ -13,10 +13,10 @@ from configversions.selectors import current_version_number
 from routerproject.envelope import envelope
 from routerproject.schema import responses
 
-from .. import breaker_view, caches, degradation, errors
-from ..health_checks import monitoring_health
-from ..health_view import instance_health
-from ..live import refresh_view
+from .. import caches, degradation, errors, instance_breakers
+from ..component_checks import monitoring_health
+from ..instance_health import instance_health
+from ..live_settings import refresh_view
 from ..selectors import monitoring_settings
 from ..services import monitoring_settings_update
 from . import serializers as s
@@ -149,8 +149,8 @@ class OverviewView(APIView):
                     # In-flight retries: the /v1 retry loop reports them when it lands.
                     "activeRetries": 0,
                 },
-                "circuitBreakerStats": breaker_view.summary(
-                    breaker_view.instance_breakers([i.instance_id for i in instance_health()])
+                "circuitBreakerStats": instance_breakers.summary(
+                    instance_breakers.instance_breakers([i.instance_id for i in instance_health()])
                 ),
             },
             message="Monitoring overview retrieved",

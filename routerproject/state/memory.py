@@ -10,6 +10,15 @@ from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owne
 Clock = Callable[[], float]
 
 
+def least_loaded(in_flight: Sequence[int], weights: Sequence[float], start: int = 0) -> int:
+    """The least-connections rule: the lowest in-flight count per unit of weight; ties go to the
+    first from `start`, cyclically, so an idle pool is not all sent to the first instance. The
+    Redis state runs this same rule in Lua (`lease_scripts.py`)."""
+    count = len(in_flight)
+    order = [(start + offset) % count for offset in range(count)]
+    return min(order, key=lambda i: max(in_flight[i], 0) / weights[i])
+
+
 class MemoryState:
     backend_name = "memory"
 
@@ -130,12 +139,9 @@ class MemoryState:
         owner: str | None = None,
     ) -> int:
         owner = owner or lease_owner()
-        count = len(keys)
         with self._lock:
             self._refresh_owner(owner)
-            values = [sum(self._leases(key).values()) for key in keys]
-            order = [(start + offset) % count for offset in range(count)]
-            chosen = min(order, key=lambda i: values[i] / weights[i])
+            chosen = least_loaded([sum(self._leases(k).values()) for k in keys], weights, start)
             key = keys[chosen]
             leases = self._leases(key)
             leases[owner] = leases.get(owner, 0) + 1

@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from . import lease_scripts
 from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owner_key
 from .outage import OUTAGE_RETRY_SECONDS, OutageGate
 
@@ -27,70 +28,6 @@ ASYNC_POOL_SIZE = 256
 # none of a timeout: redis-py's default of 10 retries with backoff would hold a request for tens of
 # seconds against a frozen server. Retrying later is the outage gate's business.
 _RETRIES = 1
-
-# KEYS: the counters; ARGV: start index (0-based), TTL in ms (0: none), then one weight per key.
-# Lease counts are hashes {owner: leases}; an owner counts while its `lease-owner:{owner}` key
-# lives (ARGV owner prefix + owner). The shares of dead owners are dropped as they are met.
-_LIVE_LEASES = """
-local owner_prefix = ARGV[1]
-local alive = {}
-local function live_leases(key)
-  local fields = redis.call('HGETALL', key)
-  local total = 0
-  for i = 1, #fields, 2 do
-    local owner = fields[i]
-    if alive[owner] == nil then
-      alive[owner] = redis.call('EXISTS', owner_prefix .. owner) == 1
-    end
-    if alive[owner] then
-      total = total + math.max(tonumber(fields[i + 1]), 0)
-    else
-      redis.call('HDEL', key, owner)
-    end
-  end
-  return total
-end
-"""
-
-# ARGV: owner prefix, owner, owner TTL ms, start, key TTL ms, weights...
-_INCR_LEAST = (
-    _LIVE_LEASES
-    + """
-local owner = ARGV[2]
-local start = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[5])
-redis.call('SET', owner_prefix .. owner, '1', 'PX', ARGV[3])
-local count = #KEYS
-local chosen, lowest = 1, nil
-for offset = 0, count - 1 do
-  local index = ((start + offset) % count) + 1
-  local ratio = live_leases(KEYS[index]) / tonumber(ARGV[index + 5])
-  if lowest == nil or ratio < lowest then
-    chosen, lowest = index, ratio
-  end
-end
-redis.call('HINCRBY', KEYS[chosen], owner, 1)
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[chosen], ttl)
-end
-return chosen - 1
-"""
-)
-
-# ARGV: owner prefix (unused), owner
-_RELEASE_LEASE = """
-local held = redis.call('HGET', KEYS[1], ARGV[2])
-if not held then return 0 end
-if tonumber(held) <= 1 then
-  redis.call('HDEL', KEYS[1], ARGV[2])
-else
-  redis.call('HINCRBY', KEYS[1], ARGV[2], -1)
-end
-return 1
-"""
-
-# ARGV: owner prefix
-_LEASE_COUNT = _LIVE_LEASES + "return live_leases(KEYS[1])\n"
 
 
 # What a shared-state call raises when the state is unreachable (Redis down, socket errors).
@@ -160,9 +97,9 @@ class RedisState:
             retry=Retry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,)),
         )
         self._async_clients: dict[int, Any] = {}
-        self._incr_least = self.client.register_script(_INCR_LEAST)
-        self._release_lease = self.client.register_script(_RELEASE_LEASE)
-        self._lease_count = self.client.register_script(_LEASE_COUNT)
+        self._incr_least = self.client.register_script(lease_scripts.INCR_LEAST)
+        self._release_lease = self.client.register_script(lease_scripts.RELEASE_LEASE)
+        self._lease_count = self.client.register_script(lease_scripts.LEASE_COUNT)
         self._async_scripts: dict[tuple[int, str], Any] = {}
         self._scripts: dict[tuple[int, str], Any] = {}
 
@@ -355,7 +292,7 @@ class RedisState:
         owner: str | None = None,
     ) -> int:
         script_keys, args = self._least_args(keys, weights, start, ttl_seconds, owner)
-        return int(await self._async_script(_INCR_LEAST)(keys=script_keys, args=args))
+        return int(await self._async_script(lease_scripts.INCR_LEAST)(keys=script_keys, args=args))
 
     @_gated
     def release_lease(self, key: str, *, owner: str | None = None) -> None:
@@ -363,7 +300,7 @@ class RedisState:
 
     @_gated
     async def arelease_lease(self, key: str, *, owner: str | None = None) -> None:
-        script = self._async_script(_RELEASE_LEASE)
+        script = self._async_script(lease_scripts.RELEASE_LEASE)
         await script(keys=[self._k(key)], args=["", owner or lease_owner()])
 
     @_gated

@@ -1,6 +1,6 @@
 """Circuit breakers in the monitoring API: statistics, and forcing them open or closed.
 
-Breakers live in shared state (`routing.resilience.breakers`), so what one worker reads or forces
+Breakers live in shared state (`routing.resilience.shared_breakers`), so what one worker reads or forces
 here holds on every worker at once.
 """
 
@@ -17,7 +17,7 @@ from routerproject.exceptions import NotFound
 from routerproject.schema import responses
 from routerproject.serializers import StrictSerializer
 
-from ..resilience.breakers import breaker_stats, force_breakers
+from ..resilience.shared_breakers import breaker_stats, force_breakers
 from ..selectors import instance_service_types
 
 _STATE_ORDER = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}

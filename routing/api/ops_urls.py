@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from monitoring.health import health
+from monitoring.liveness import health
 
 from . import ops_views
 

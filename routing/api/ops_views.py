@@ -1,6 +1,6 @@
 """The neural router's operations API (seed `000_…txt`): bare JSON objects in snake_case.
 
-`/health` (liveness) lives in `monitoring.health`; here: `/health/ready`, `/metrics`, `/info` and
+`/health` (liveness) lives in `monitoring.liveness`; here: `/health/ready`, `/metrics`, `/info` and
 `/admin/*` (routes in `ops_urls.py`).
 """
 
@@ -15,15 +15,16 @@ from rest_framework import serializers
 
 from monitoring.errors import record_error
 from monitoring.exposition import CONTENT_TYPE, render, router_figures
-from monitoring.health import uptime_seconds
+from monitoring.liveness import uptime_seconds
 from routerproject.exceptions import DomainError
 
-from ..config_section import router_export
-from ..live import get_live_config
+from ..live_config import get_live_config
 from ..neural.model_file import ModelFileError
 from ..neural.router import Router
-from ..router_runtime import runtime
+from ..neural_runtime import runtime
+from ..resilience.breaker import BreakerState
 from ..services import router_model_reload, router_settings_update
+from ..services_section import router_export
 from .ops_auth import admin_endpoint, with_cors
 
 
@@ -32,8 +33,9 @@ def _router() -> Router:
 
 
 def _breaker_state(router: Router) -> str:
+    """The seed's spelling of the router breaker's state: closed, open or half_open."""
     state = router.breaker_state()
-    return state.value if state is not None else "closed"
+    return (state or BreakerState.CLOSED).value.lower()
 
 
 @require_GET

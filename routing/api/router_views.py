@@ -15,10 +15,10 @@ from routerproject.exceptions import InvalidInput, NotFound
 from routerproject.schema import responses
 from routerproject.serializers import StrictSerializer
 
-from ..live import get_live_config
-from ..neural.circuit_breaker import tripped
-from ..neural.request import RoutingRequestError
-from ..router_runtime import MODEL_ERRORS, record_feedback, runtime
+from ..live_config import get_live_config
+from ..neural.model_breaker import tripped
+from ..neural.route_request import RoutingRequestError
+from ..neural_runtime import MODEL_ERRORS, record_feedback, runtime
 
 # The model computes in float32: a component beyond its range would become infinite.
 FLOAT32_MAX = 3.4028234663852886e38

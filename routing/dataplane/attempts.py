@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 
 from routerproject.state import STATE_ERRORS, SharedState, get_state, log_degraded
-from routing.resilience import breakers, retry
+from routing.resilience import retry, shared_breakers
 from routing.snapshot import InstanceSpec, ServiceSpec
 
 from . import errors
@@ -37,7 +37,7 @@ async def record_outcome(instance: InstanceSpec, outcome: str) -> None:
     """Feeds the instance's breaker: `outcome` is ok, http_5xx, http_429, timeout or unreachable.
     Called once per attempt, before the body is relayed."""
     try:
-        await breakers.arecord(instance, not retry.is_failure(outcome), get_state())
+        await shared_breakers.arecord(instance, not retry.is_failure(outcome), get_state())
     except STATE_ERRORS as exc:
         log_degraded(
             logger,
@@ -185,7 +185,7 @@ class Attempts:
         wait = 0.0
         while candidates:
             try:
-                usable, known, wait = await breakers.eligible(candidates, self.state)
+                usable, known, wait = await shared_breakers.eligible(candidates, self.state)
             except STATE_ERRORS as exc:
                 log_degraded(
                     logger, exc, "Breakers and health not read, shared state unavailable: %s", exc
@@ -200,7 +200,7 @@ class Attempts:
             )
             instance = lease.instance
             try:
-                permitted = await breakers.apermit(
+                permitted = await shared_breakers.apermit(
                     instance, known.get(instance.instance_id), self.state
                 )
             except STATE_ERRORS:

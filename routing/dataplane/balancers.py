@@ -85,14 +85,6 @@ def pick_round_robin(pool: Pool, counter: int) -> int:
     return cycle[counter % len(cycle)]
 
 
-def pick_least_connections(in_flight: Sequence[int], weights: Sequence[int], start: int = 0) -> int:
-    """Lowest in-flight count per unit of weight; ties go to the first from `start`, cyclically, so
-    an idle pool is not all sent to the first instance. The Redis state runs this same rule in Lua."""
-    count = len(in_flight)
-    order = [(start + offset) % count for offset in range(count)]
-    return min(order, key=lambda i: max(in_flight[i], 0) / weights[i])
-
-
 def _mix64(values: np.ndarray) -> np.ndarray:
     # splitmix64's finaliser: spreads any input bit over the whole word.
     values = values ^ (values >> np.uint64(30))

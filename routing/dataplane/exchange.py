@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from django.http.response import HttpResponseBase
 
+from routing.neural_runtime import NeuralDecision
 from routing.resilience import rate_limit
 from routing.resilience.limiters import Decision
-from routing.router_runtime import NeuralDecision
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from routing.neural.embedding import prompt_text
-from routing.router_runtime import NeuralDecision, runtime
+from routing.neural_runtime import NeuralDecision, runtime
 from routing.service_types import Tier
 from routing.snapshot import InstanceSpec, LiveConfig, ServiceSpec
 

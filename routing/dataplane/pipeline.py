@@ -14,11 +14,11 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from monitoring import metrics
-from monitoring.live import arefresh_view
+from monitoring.live_settings import arefresh_view
 from routerproject.state import STATE_ERRORS
-from routing.live import aget_live_config
+from routing.live_config import aget_live_config
+from routing.neural_runtime import runtime
 from routing.resilience import retry
-from routing.router_runtime import runtime
 from routing.service_types import LoadBalancer
 
 from . import errors
@@ -28,8 +28,8 @@ from .endpoints import Endpoint
 from .exchange import Exchange
 from .headers import forwardable, peer_ip, request_id_of
 from .neural import neural_candidates
+from .payload import parse_model
 from .relay import RelayedStream
-from .requests import parse_model
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ def round_robin_key(service_type: str, model: str) -> str:
 
 def is_eligible(instance: InstanceSpec) -> bool:
     # The static part of eligibility; health and breakers are read from shared state beforehand
-    # (routing.resilience.breakers.eligible), in one round trip for every candidate.
+    # (routing.resilience.shared_breakers.eligible), in one round trip for every candidate.
     return instance.enabled and instance.weight > 0
 
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from routing.live import aget_live_config
+from routing.live_config import aget_live_config
 
 from . import pipeline
 from .admission import authenticate

@@ -97,15 +97,6 @@ def _check_dimensions(query: FloatArray, embeddings: FloatArray) -> None:
         )
 
 
-def cosine_similarities(query: FloatArray, embeddings: FloatArray) -> FloatArray:
-    """cos(query, row) for each row of `embeddings` [N, D], clamped to [-1, 1]."""
-    _check_dimensions(query, embeddings)
-    cos = np.empty(embeddings.shape[0], dtype=np.float32)
-    _weighted_cosine(query, embeddings, inverse_norms(candidate_norms(embeddings)), 1.0, cos)
-    np.clip(cos, -1.0, 1.0, out=cos)
-    return cos
-
-
 def _weighted_cosine(
     query: FloatArray,
     embeddings: FloatArray,

@@ -79,32 +79,6 @@ def quantize_model(model: FastGRNN) -> QuantizedFastGRNN:
     return QuantizedFastGRNN(model.config, weights, biases)
 
 
-def prune_by_magnitude(model: FastGRNN, fraction: float) -> FastGRNN:
-    """Zero the `fraction` of smallest-|w| entries of each weight matrix (biases kept).
-
-    Exactly floor(fraction · size) entries per matrix are zeroed; ties at the cut are
-    broken by position so the achieved sparsity is deterministic.
-    """
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    tensors = dict(model.tensors)
-    for name in WEIGHT_MATRIX_NAMES:
-        flat = np.array(tensors[name], dtype=np.float32).ravel()
-        count = int(np.floor(fraction * flat.size))
-        if count:
-            smallest = np.argsort(np.abs(flat), kind="stable")[:count]
-            flat[smallest] = 0.0
-        tensors[name] = flat.reshape(model[name].shape)
-    return model.replace_tensors(tensors)
-
-
-def sparsity(model: FastGRNN) -> float:
-    """Fraction of weight-matrix entries that are exactly zero."""
-    zeros = sum(int(np.count_nonzero(model[name] == 0)) for name in WEIGHT_MATRIX_NAMES)
-    total = sum(model[name].size for name in WEIGHT_MATRIX_NAMES)
-    return zeros / total
-
-
 @dataclass(frozen=True, slots=True)
 class QuantizationReport:
     max_abs_score_change: float

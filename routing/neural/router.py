@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from routing.neural.circuit_breaker import BreakerState, CircuitBreaker
-from routing.neural.conformal import ConformalCalibration
 from routing.neural.decision import (
     DecisionPolicy,
     NonFiniteScoreError,
@@ -29,9 +27,10 @@ from routing.neural.decision import (
 )
 from routing.neural.fastgrnn import FastGRNN
 from routing.neural.features import FEATURE_COUNT, FeatureExtractor, FeatureWeights
+from routing.neural.model_breaker import BreakerState, CircuitBreaker
 from routing.neural.model_file import ModelFileError
 from routing.neural.model_holder import ModelHolder, ServedModel
-from routing.neural.request import (
+from routing.neural.route_request import (
     CandidateBatch,
     RoutingRequest,
     RoutingRequestError,
@@ -119,7 +118,6 @@ class Router:
         config: RouterConfig | None = None,
         *,
         model: FastGRNN | None = None,
-        calibration: ConformalCalibration | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -128,9 +126,7 @@ class Router:
         self._timer = timer
         self._policy = DecisionPolicy(cfg.confidence_threshold, cfg.max_uncertainty)
         self._features = FeatureExtractor(cfg.feature_weights)
-        self._uncertainty: UncertaintyEstimator = (
-            calibration.uncertainty if calibration is not None else margin_uncertainty
-        )
+        self._uncertainty: UncertaintyEstimator = margin_uncertainty
         self._holder = ModelHolder(quantize=cfg.enable_quantization, timer=timer)
         self._breaker_lock = threading.Lock()
         self._breaker: CircuitBreaker | None = (

@@ -11,7 +11,7 @@ from monitoring.history import HISTORY_KEY, LATENCY_BOUNDS
 from routerproject.state import get_state
 from routing import services
 from routing.models import ServiceType
-from routing.resilience.breakers import force_breakers
+from routing.resilience.shared_breakers import force_breakers
 
 pytestmark = pytest.mark.django_db
 

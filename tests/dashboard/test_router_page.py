@@ -11,9 +11,9 @@ from prometheus_client import REGISTRY
 from dashboard.views.router import format_share, format_threshold
 from monitoring import metrics
 from routerproject import generations
-from routing import live
+from routing import live_config
 from routing.exemplars import flush_outcomes
-from routing.router_runtime import RouterRuntime, runtime
+from routing.neural_runtime import RouterRuntime, runtime
 from routing.services import router_settings_update
 from routing.snapshot import RouterSpec
 
@@ -52,7 +52,7 @@ def _routes() -> tuple[float, float]:
 
 def test_the_page_shows_the_calibrated_threshold_and_the_target_share(staff_browser):
     page = _page(staff_browser)
-    router = runtime.current(live.get_live_config().router)
+    router = runtime.current(live_config.get_live_config().router)
     assert router.threshold is not None and 0.0 < router.threshold < 1.0
     assert _figure(page, "threshold") == format_threshold(router.threshold)
     assert _figure(page, "threshold") == f"{router.threshold:.4f}"
@@ -61,10 +61,10 @@ def test_the_page_shows_the_calibrated_threshold_and_the_target_share(staff_brow
 
 
 def test_a_new_target_share_moves_the_threshold_on_the_page(staff_browser):
-    before = runtime.current(live.get_live_config().router).threshold
+    before = runtime.current(live_config.get_live_config().router).threshold
     router_settings_update(actor=None, target_powerful_share=0.25)
     page = _page(staff_browser)
-    router = runtime.current(live.get_live_config().router)
+    router = runtime.current(live_config.get_live_config().router)
     assert router.config.target_powerful_share == 0.25
     assert router.threshold is not None and before is not None and router.threshold > before
     assert _figure(page, "threshold") == f"{router.threshold:.4f}"

@@ -18,7 +18,7 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from routerproject.state import RedisState
 from routing.resilience import breaker
-from routing.resilience.breakers import breaker_key, health_key
+from routing.resilience.shared_breakers import breaker_key, health_key
 from tests.backends import fresh_postgres_database
 from tests.processes import (
     Upstream,

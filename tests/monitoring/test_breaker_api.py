@@ -2,7 +2,7 @@
 
 import pytest
 
-from routing.resilience import breakers
+from routing.resilience import shared_breakers
 from routing.services import instance_add
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def instances():
 
 def test_stats_summarise_every_instance_in_the_envelope(reader_client, instances):
     a, b = instances
-    breakers.force_breakers([a], open_=False)
+    shared_breakers.force_breakers([a], open_=False)
     response = reader_client.get(STATS)
     assert response.status_code == 200
     body = response.json()
@@ -64,7 +64,7 @@ def test_an_unknown_instance_is_404_and_readers_cannot_force(
 
 def test_counts_recorded_by_the_data_plane_show_up(reader_client, instances, settings):
     a, _ = instances
-    from routing.live import build_live_config
+    from routing.live_config import build_live_config
 
     spec = next(i for i in build_live_config(0).services["chat"].instances if i.instance_id == a)
     from asgiref.sync import async_to_sync
@@ -72,7 +72,7 @@ def test_counts_recorded_by_the_data_plane_show_up(reader_client, instances, set
     from routerproject.state import get_state
 
     for success in (True, False, False, True):
-        async_to_sync(breakers.arecord)(spec, success, get_state())
+        async_to_sync(shared_breakers.arecord)(spec, success, get_state())
     entry = next(
         e for e in reader_client.get(STATS).json()["data"]["instances"] if e["instanceId"] == a
     )

@@ -7,12 +7,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring import exposition, metrics
 from monitoring.degradation import Level, degradation_set_level
-from monitoring.live import MonitoringView, refresh_view
+from monitoring.live_settings import MonitoringView, refresh_view
 from monitoring.settings_schema import default_content
 from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import install_live_config
+from routing.live_config import install_live_config
 from tests.monitoring.conftest import SEED_LINTS, promtool_problems, recorded
 from tests.routing.dataplane.specs import instance, live_config, service
 
@@ -258,7 +258,7 @@ def test_the_grafana_dashboard_queries_exported_series(client):
 
 @pytest.mark.django_db
 def test_breaker_state_and_health_per_instance_are_exported_and_summarised(client, staff_client):
-    from routing.resilience.breakers import force_breakers
+    from routing.resilience.shared_breakers import force_breakers
     from routing.services import instance_add
 
     kept = instance_add(service_type="chat", name="m", base_url="http://a:1", actor=None)

@@ -6,7 +6,7 @@ from configversions.models import ConfigVersion
 from configversions.services import version_apply
 from monitoring import errors, metrics
 from monitoring.degradation import Level, auto_level, degradation_evaluate, memory_ratio
-from monitoring.live import current_view, refresh_view
+from monitoring.live_settings import current_view, refresh_view
 from monitoring.tasks import WORKER_HEARTBEAT_KEY
 from routerproject.state import get_state
 

@@ -7,9 +7,9 @@ import pytest
 
 from configversions.models import ConfigVersion
 from monitoring import metrics
-from routing.config_section import router_export
-from routing.live import get_live_config
-from routing.router_runtime import runtime
+from routing.live_config import get_live_config
+from routing.neural_runtime import runtime
+from routing.services_section import router_export
 from tests.monitoring.conftest import recorded
 
 TOKEN = "t" * 40

@@ -17,7 +17,7 @@ import pytest
 from routerproject.state import RedisState
 from routerproject.state.outage import OUTAGE_RETRY_SECONDS
 from routing.resilience import breaker
-from routing.resilience.breakers import breaker_key
+from routing.resilience.shared_breakers import breaker_key
 from tests.processes import bytes_read
 from tests.reliability.stack import Gateway, Traffic, gateway
 

@@ -7,7 +7,7 @@ from authjwt.keys import GENERATION_KEY as API_KEYS_GENERATION
 from routerproject.models import AnnouncedGeneration
 from routerproject.state import GENERATION_KEY, AnnouncingState
 from routerproject.state.announced import ANNOUNCED_KEYS, AnnouncementFollower, announced_moves
-from routing.router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
+from routing.neural_runtime import BREAKER_RESET_KEY, RELOAD_KEY
 
 pytestmark = pytest.mark.django_db
 

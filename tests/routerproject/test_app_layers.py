@@ -88,7 +88,7 @@ def test_every_app_of_the_project_has_its_layer():
 @pytest.mark.parametrize(
     "source",
     [
-        "from routing.live import get_live_config",
+        "from routing.live_config import get_live_config",
         "import routing.neural.router",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from routing import models",
         "def f():\n    from authjwt.keys import cache_size\n    return cache_size()",

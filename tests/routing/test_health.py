@@ -8,9 +8,9 @@ import pytest
 
 from configversions.models import ConfigVersion
 from routerproject.state import get_state
-from routing import health
+from routing import health_probes
 from routing.models import ServiceInstance
-from routing.resilience.breakers import health_key
+from routing.resilience.shared_breakers import health_key
 from routing.services import instance_add
 from routing.tasks import probe_instances
 from tests.processes import free_port, project_env, running
@@ -28,29 +28,31 @@ def upstream():
 
 
 def test_probe_urls_follow_the_adapter():
-    assert health.probe_url("openai", "http://h:1") == "http://h:1/v1/models"
-    assert health.probe_url("vllm", "http://h:1/v1/") == "http://h:1/v1/models"
-    assert health.probe_url("ollama", "http://h:1") == "http://h:1/api/tags"
-    assert health.probe_url("gpustack", "http://h:1") == "http://h:1/v1-openai/models"
+    assert health_probes.probe_url("openai", "http://h:1") == "http://h:1/v1/models"
+    assert health_probes.probe_url("vllm", "http://h:1/v1/") == "http://h:1/v1/models"
+    assert health_probes.probe_url("ollama", "http://h:1") == "http://h:1/api/tags"
+    assert health_probes.probe_url("gpustack", "http://h:1") == "http://h:1/v1-openai/models"
 
 
 def test_probes_run_concurrently_and_a_slow_instance_delays_no_other(upstream):
     dead = f"http://127.0.0.1:{free_port()}"
     slow = {"x-fake-latency-ms": "3000"}
     targets = [
-        health.ProbeTarget(1, "up", health.probe_url("openai", upstream)),
-        health.ProbeTarget(2, "dead", health.probe_url("openai", dead)),
-        health.ProbeTarget(
-            3, "500", health.probe_url("openai", upstream), {"x-fake-status": "500"}
+        health_probes.ProbeTarget(1, "up", health_probes.probe_url("openai", upstream)),
+        health_probes.ProbeTarget(2, "dead", health_probes.probe_url("openai", dead)),
+        health_probes.ProbeTarget(
+            3, "500", health_probes.probe_url("openai", upstream), {"x-fake-status": "500"}
         ),
-        health.ProbeTarget(4, "ollama", health.probe_url("ollama", upstream)),
+        health_probes.ProbeTarget(4, "ollama", health_probes.probe_url("ollama", upstream)),
         *(
-            health.ProbeTarget(10 + i, f"slow{i}", health.probe_url("openai", upstream), slow)
+            health_probes.ProbeTarget(
+                10 + i, f"slow{i}", health_probes.probe_url("openai", upstream), slow
+            )
             for i in range(5)
         ),
     ]
     started = time.monotonic()
-    results = asyncio.run(health.probe_all(targets, limit_s=0.5))
+    results = asyncio.run(health_probes.probe_all(targets, limit_s=0.5))
     elapsed = time.monotonic() - started
     assert results == {1: True, 2: False, 3: False, 4: True, **{10 + i: False for i in range(5)}}
     assert elapsed < 2.0, "five slow probes of 0.5 s each ran one after another"
@@ -61,13 +63,17 @@ def test_probes_connect_only_where_the_destination_policy_allows(upstream, setti
     address, or a literal one saved before the policy refused it, gets no connection."""
     port = upstream.rsplit(":", 1)[1]
     targets = [
-        health.ProbeTarget(1, "by name", f"http://localhost:{port}/v1/models"),
-        health.ProbeTarget(2, "literal", f"{upstream}/v1/models"),
-        health.ProbeTarget(3, "nat64 literal", f"http://[64:ff9b::7f00:1]:{port}/v1/models"),
+        health_probes.ProbeTarget(1, "by name", f"http://localhost:{port}/v1/models"),
+        health_probes.ProbeTarget(2, "literal", f"{upstream}/v1/models"),
+        health_probes.ProbeTarget(3, "nat64 literal", f"http://[64:ff9b::7f00:1]:{port}/v1/models"),
     ]
-    assert asyncio.run(health.probe_all(targets[:2], limit_s=2)) == {1: True, 2: True}
+    assert asyncio.run(health_probes.probe_all(targets[:2], limit_s=2)) == {1: True, 2: True}
     settings.INSTANCE_URL_ALLOW_LOOPBACK = False
-    assert asyncio.run(health.probe_all(targets, limit_s=2)) == {1: False, 2: False, 3: False}
+    assert asyncio.run(health_probes.probe_all(targets, limit_s=2)) == {
+        1: False,
+        2: False,
+        3: False,
+    }
 
 
 @pytest.mark.django_db

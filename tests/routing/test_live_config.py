@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 
 from configversions.services import version_apply
 from routerproject import generations
-from routing import live
+from routing import live_config
 from routing.services import instance_add, service_type_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +40,7 @@ def test_the_snapshot_resolves_breakers_limits_and_models():
         rate_limit={"algorithm": "sliding_window", "capacity": 4},
     )
     instance_add(service_type="chat", name="off", base_url="http://c:1", actor=None, enabled=False)
-    config = live.get_live_config()
+    config = live_config.get_live_config()
     chat = config.service("chat")
     assert config.version == 5
     assert chat.rate_limit.capacity == 10 and chat.rate_limit.refill_rate == 10.0
@@ -55,37 +55,37 @@ def test_the_snapshot_resolves_breakers_limits_and_models():
 
 
 def test_cached_reads_make_no_query_and_changes_are_seen(django_assert_num_queries, settings):
-    first = async_to_sync(live.aget_live_config)()
+    first = async_to_sync(live_config.aget_live_config)()
     assert first.service("chat").candidates("m") == ()
     with django_assert_num_queries(0):
-        assert async_to_sync(live.aget_live_config)() is first
+        assert async_to_sync(live_config.aget_live_config)() is first
     instance_add(service_type="chat", name="m", base_url="http://a:1", actor=None)
-    second = async_to_sync(live.aget_live_config)()
+    second = async_to_sync(live_config.aget_live_config)()
     assert second.generation == first.generation + 1
     assert [i.name for i in second.service("chat").candidates("m")] == ["m"]
 
 
 def test_between_checks_the_snapshot_is_not_reread(settings):
     settings.LIVE_CONFIG_CHECK_INTERVAL = 3600
-    first = async_to_sync(live.aget_live_config)()
+    first = async_to_sync(live_config.aget_live_config)()
     instance_add(service_type="chat", name="m", base_url="http://a:1", actor=None)
-    assert async_to_sync(live.aget_live_config)() is first  # within the interval
+    assert async_to_sync(live_config.aget_live_config)() is first  # within the interval
     generations.forget()
-    assert async_to_sync(live.aget_live_config)().service("chat").candidates("m")
+    assert async_to_sync(live_config.aget_live_config)().service("chat").candidates("m")
 
 
 def test_applying_a_version_moves_the_generation_too():
     instance_add(service_type="chat", name="m", base_url="http://a:1", actor=None)
-    before = live.get_live_config()
+    before = live_config.get_live_config()
     version_apply(number=1, actor=None)
-    after = live.get_live_config()
+    after = live_config.get_live_config()
     assert after.generation > before.generation and after.version == 1
     assert after.service("chat").candidates("m") == ()
 
 
 def test_concurrent_requests_share_one_rebuild():
     async def burst():
-        return await asyncio.gather(*(live.aget_live_config() for _ in range(20)))
+        return await asyncio.gather(*(live_config.aget_live_config() for _ in range(20)))
 
     configs = async_to_sync(burst)()
     assert len({id(c) for c in configs}) == 1

@@ -9,11 +9,12 @@ from asgiref.sync import async_to_sync
 from configversions.models import ConfigVersion
 from routerproject import generations
 from routerproject.state import get_state
-from routing import live
+from routing import live_config
 from routing.exemplars import OUTCOMES_KEY, flush_outcomes, recent_decisions
 from routing.models import RoutingExemplar, ServiceType
 from routing.neural.scorer import STAT_COUNT
-from routing.router_runtime import NeuralDecision, RouterRuntime, record_feedback
+from routing.neural_runtime import NeuralDecision, RouterRuntime, record_feedback
+from routing.resilience.breaker import BreakerState
 from routing.services import router_settings_update
 from routing.snapshot import RouterSpec
 
@@ -90,7 +91,7 @@ def test_router_settings_are_versioned():
         ConfigVersion.objects.order_by("number").last().snapshot["router"]["confidence_threshold"]
         == 0.9
     )
-    assert live.get_live_config().router.confidence_threshold == 0.9
+    assert live_config.get_live_config().router.confidence_threshold == 0.9
     assert router_settings_update(actor=None, confidence_threshold=0.9) == []
     assert ConfigVersion.objects.count() == before + 1
 
@@ -100,7 +101,7 @@ def test_bad_router_settings_change_nothing():
 
     with pytest.raises(ValidationError):
         router_settings_update(actor=None, confidence_threshold=1.5)
-    assert live.get_live_config().router.confidence_threshold == 0.85
+    assert live_config.get_live_config().router.confidence_threshold == 0.85
 
 
 def _decide(runtime, text, service="chat"):
@@ -207,9 +208,9 @@ def test_breaker_reset_and_reload_reach_the_process():
     assert router.served_model is not None
     for _ in range(6):
         router._record(0.0, success=False)
-    assert router.breaker_state(now=1.0) == "open"
+    assert router.breaker_state(now=1.0) == BreakerState.OPEN
     RouterRuntime.reset_breaker()
-    assert runtime.current(RouterSpec()).breaker_state(now=1.0) == "closed"
+    assert runtime.current(RouterSpec()).breaker_state(now=1.0) == BreakerState.CLOSED
     runtime.reload(RouterSpec())
     assert runtime.current(RouterSpec()) is not router  # rebuilt after the reload counter moved
 

@@ -10,11 +10,11 @@ from django.core.management import CommandError, call_command
 
 from configversions.models import ConfigVersion
 from routerproject import generations
-from routing.live import get_live_config
+from routing.live_config import get_live_config
 from routing.models import RoutingExemplar, RoutingLabel, ServiceType
 from routing.neural.prompt_model import load_prompt_model
 from routing.neural.scorer import FEATURE_COUNT, bank_path
-from routing.router_runtime import runtime
+from routing.neural_runtime import runtime
 from tests.processes import ROOT, manage, project_env
 from tests.routing.labelled import labelled_file, prompts_file
 

@@ -2,7 +2,7 @@
 
 Reads lines `{"id", "prompt"}` and writes one line per prompt `{"id", "score", "tier"}`: `score` in
 [0, 1] is the router's estimate that the powerful tier is needed and `tier` what the gateway would
-decide at the current settings. It runs the gateway's own router (`routing.router_runtime`) on the
+decide at the current settings. It runs the gateway's own router (`routing.neural_runtime`) on the
 live configuration's model file, so it agrees with `/v1`, and needs no server. Exploration is not
 applied: it is a coin the gateway tosses per request, not a verdict on the prompt.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from routing.live import get_live_config
+from routing.live_config import get_live_config
 from routing.neural.training_data import TrainingDataError, json_object
-from routing.router_runtime import runtime
+from routing.neural_runtime import runtime
 from routing.service_types import Tier
 
 

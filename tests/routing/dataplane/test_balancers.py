@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from routerproject.client_address import client_ip, parse_networks
+from routerproject.state.memory import least_loaded
 from routing.dataplane.balancers import (
     Pool,
     pick_ip_hash,
-    pick_least_connections,
     pick_random,
     pick_round_robin,
     smooth_weighted_cycle,
@@ -70,18 +70,18 @@ def test_smooth_round_robin_stays_within_two_picks_of_the_weights_at_every_step(
 
 
 def test_least_connections_prefers_the_lowest_load_per_weight():
-    assert pick_least_connections([3, 1, 2], [1, 1, 1]) == 1
+    assert least_loaded([3, 1, 2], [1, 1, 1]) == 1
     # 4/4 beats 2/1: the heavier instance takes more in flight.
-    assert pick_least_connections([2, 4], [1, 4]) == 1
+    assert least_loaded([2, 4], [1, 4]) == 1
     # Ties go to the first from `start`.
-    assert pick_least_connections([0, 0, 0], [1, 1, 1], start=2) == 2
+    assert least_loaded([0, 0, 0], [1, 1, 1], start=2) == 2
 
 
 def test_least_connections_under_steady_load_holds_in_flight_in_proportion_to_weight():
     weights = [1, 3]
     in_flight = [0, 0]
     for n in range(400):
-        in_flight[pick_least_connections(in_flight, weights, start=n % 2)] += 1
+        in_flight[least_loaded(in_flight, weights, start=n % 2)] += 1
     assert in_flight == [100, 300]
 
 

@@ -9,10 +9,10 @@ from django.test import AsyncRequestFactory
 
 from routerproject import generations
 from routerproject.state import RedisState, get_state
-from routing import live
+from routing import live_config as live
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import install_live_config
+from routing.live_config import install_live_config
 from tests.routing.dataplane.specs import instance, live_config, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes]

@@ -17,7 +17,7 @@ from monitoring.degradation import LEVEL_KEY
 from routerproject import generations
 from routerproject.asgi import application
 from routerproject.state import GENERATION_KEY, get_state
-from routing.router_runtime import BREAKER_RESET_KEY, RELOAD_KEY
+from routing.neural_runtime import BREAKER_RESET_KEY, RELOAD_KEY
 from routing.services import instance_add, service_type_update
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes, pytest.mark.django_db(transaction=True)]

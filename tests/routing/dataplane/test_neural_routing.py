@@ -13,7 +13,7 @@ from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.exemplars import flush_outcomes
 from routing.models import RoutingExemplar
-from routing.router_runtime import record_feedback
+from routing.neural_runtime import record_feedback
 from routing.services import instance_add, router_settings_update, service_type_update
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ from routerproject.state import get_state
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.dataplane.selection import in_flight_key
-from routing.live import install_live_config
+from routing.live_config import install_live_config
 from tests.processes import free_port
 from tests.routing.dataplane.specs import instance, live_config, service
 

@@ -12,7 +12,7 @@ from django.test import AsyncRequestFactory
 from routerproject import generations
 from routing.dataplane import pipeline
 from routing.dataplane.endpoints import ENDPOINTS
-from routing.live import install_live_config
+from routing.live_config import install_live_config
 from tests.routing.dataplane.specs import instance, live_config, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.processes]

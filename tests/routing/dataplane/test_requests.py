@@ -15,7 +15,7 @@ from routing.dataplane.adapters import ADAPTERS
 from routing.dataplane.asgi import read_bounded_body
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.dataplane.errors import GatewayError
-from routing.dataplane.requests import MAX_DEPTH, parse_model
+from routing.dataplane.payload import MAX_DEPTH, parse_model
 from tests.routing.dataplane.specs import instance
 
 JSON_ROUTES = [endpoint for endpoint in ENDPOINTS.values() if not endpoint.multipart]

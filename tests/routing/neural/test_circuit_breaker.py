@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.neural.circuit_breaker import BreakerState, CircuitBreaker
+from routing.neural.model_breaker import BreakerState, CircuitBreaker
 
 
 def test_opens_after_threshold_consecutive_failures() -> None:

@@ -4,7 +4,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from routing.neural.conformal import calibrate
 from routing.neural.decision import (
     DecisionPolicy,
     NonFiniteScoreError,
@@ -63,44 +62,3 @@ def test_non_finite_scores_rejected(bad: float) -> None:
 def test_policy_validation() -> None:
     with pytest.raises(ValueError):
         DecisionPolicy(confidence_threshold=1.5)
-
-
-def _calibration_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    scores = rng.uniform(size=n)
-    outcomes = (rng.uniform(size=n) < scores).astype(int)  # calibrated scores
-    return scores, outcomes
-
-
-def test_conformal_coverage_on_fresh_data() -> None:
-    s_cal, y_cal = _calibration_data(2000, 0)
-    cal = calibrate(s_cal, y_cal, alpha=0.1)
-    s_test, y_test = _calibration_data(5000, 1)
-    sets = cal.prediction_sets(s_test.astype(np.float32))
-    coverage = np.mean(sets[np.arange(len(y_test)), y_test])
-    assert coverage >= 0.88
-
-
-def test_conformal_uncertainty_properties() -> None:
-    cal = calibrate(*_calibration_data(1000, 0), alpha=0.15)
-    s = np.linspace(0, 1, 101, dtype=np.float32)
-    u = cal.uncertainty(s)
-    assert np.all((u > 0) & (u <= 1))
-    # The opposite label becomes less plausible as the score moves away from 0.5.
-    assert np.all(np.diff(u[51:]) <= 0) and np.all(np.diff(u[:50]) >= 0)
-    # uncertainty <= alpha  <=>  opposite label outside the prediction set (score >= 0.5 side).
-    hi = s[s >= 0.5]
-    excluded = ~cal.prediction_sets(hi)[:, 0]
-    np.testing.assert_array_equal(cal.uncertainty(hi) <= cal.alpha, excluded)
-    d = decide(np.array([0.99, 0.6], np.float32), DecisionPolicy(0.85, 0.15), cal.uncertainty)
-    assert d.use_lightweight.tolist() == [True, False]
-
-
-def test_calibrate_validation() -> None:
-    with pytest.raises(ValueError):
-        calibrate([0.5], [2], 0.1)
-    with pytest.raises(ValueError):
-        calibrate([], [], 0.1)
-    with pytest.raises(ValueError):
-        calibrate([0.5], [1], 1.5)
-    assert calibrate([0.5], [1], 0.1).quantile == float("inf")

@@ -9,7 +9,6 @@ from hypothesis.extra.numpy import arrays
 from routing.neural.features import (
     FeatureWeights,
     candidate_features,
-    cosine_similarities,
     metadata_overlap,
     metadata_overlaps,
 )
@@ -75,10 +74,6 @@ def test_future_created_at_counts_as_now() -> None:
 def test_cosine_conventions() -> None:
     zero = np.zeros(3, np.float32)
     cands = np.array([[0, 0, 0], [1, 2, 3]], np.float32)
-    np.testing.assert_array_equal(cosine_similarities(zero, cands), [1.0, 0.0])
-    np.testing.assert_array_equal(
-        cosine_similarities(np.array([1, 0, 0], np.float32), cands)[:1], [0.0]
-    )
     f = _features(zero, cands, [NOW, NOW], [0, 0], [0, 0], [0, 0])
     np.testing.assert_allclose(f[:, 0], [0.4, 0.0])
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -7,11 +6,9 @@ from hypothesis.extra.numpy import arrays
 from routing.neural.fastgrnn import WEIGHT_MATRIX_NAMES, initialize
 from routing.neural.model_holder import prepare_model
 from routing.neural.quantization import (
-    prune_by_magnitude,
     quantization_report,
     quantize_model,
     quantize_tensor,
-    sparsity,
 )
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
@@ -57,29 +54,3 @@ def test_quantization_report_on_dataset() -> None:
     assert report.decision_agreement > 0.95
     assert report.float_accuracy is not None and report.quantized_accuracy is not None
     assert report.quantized_bytes < report.float_bytes
-
-
-@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9, 1.0])
-def test_pruning_reaches_requested_sparsity(fraction: float) -> None:
-    model = initialize(seed=2)
-    pruned = prune_by_magnitude(model, fraction)
-    assert sparsity(pruned) >= fraction - 0.05
-    for name in WEIGHT_MATRIX_NAMES:
-        w, p = model[name], pruned[name]
-        assert np.count_nonzero(p == 0) == int(np.floor(fraction * w.size))
-        kept = p != 0
-        np.testing.assert_array_equal(p[kept], w[kept])
-        if kept.any() and (~kept).any():
-            assert np.abs(w[~kept]).max() <= np.abs(w[kept]).min()
-
-
-def test_pruned_model_round_trips_through_quantization() -> None:
-    pruned = prune_by_magnitude(initialize(seed=2), 0.5)
-    dq = quantize_model(pruned).dequantize()
-    for name in WEIGHT_MATRIX_NAMES:
-        assert np.all(dq[name][pruned[name] == 0] == 0)
-
-
-def test_pruning_fraction_validated() -> None:
-    with pytest.raises(ValueError):
-        prune_by_magnitude(initialize(seed=0), 1.5)

@@ -4,10 +4,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from routing.neural.circuit_breaker import BreakerState
 from routing.neural.fastgrnn import FastGRNN, FastGRNNConfig, initialize
+from routing.neural.model_breaker import BreakerState
 from routing.neural.model_file import ModelFileError, save_model
-from routing.neural.request import (
+from routing.neural.route_request import (
     Candidate,
     CandidateBatch,
     RoutingRequest,

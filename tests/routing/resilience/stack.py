@@ -13,7 +13,7 @@ import httpx
 
 from routerproject.state import RedisState
 from routing.resilience import breaker
-from routing.resilience.breakers import breaker_key
+from routing.resilience.shared_breakers import breaker_key
 from tests.processes import Upstream, free_port, gunicorn_command, project_env, running
 from tests.routing.dataplane.gateway import seed_gateway
 

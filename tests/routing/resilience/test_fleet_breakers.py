@@ -10,7 +10,7 @@ import pytest
 
 from routing.resilience import breaker, scripts
 from routing.resilience.breaker import BreakerConfig, BreakerState
-from routing.resilience.breakers import breaker_key
+from routing.resilience.shared_breakers import breaker_key
 from tests.routing.resilience.stack import Stack, resilience_stack
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis]

@@ -15,8 +15,8 @@ from routing.dataplane import errors, pipeline
 from routing.dataplane.endpoints import ENDPOINTS
 from routing.dataplane.exchange import Exchange
 from routing.dataplane.selection import in_flight_key
-from routing.live import install_live_config
-from routing.resilience import breakers
+from routing.live_config import install_live_config
+from routing.resilience import shared_breakers
 from routing.snapshot import BreakerSpec, FallbackSpec, RateLimitSpec
 from tests.processes import free_port
 from tests.routing.dataplane.specs import instance, live_config, service
@@ -206,7 +206,7 @@ async def test_a_breaker_opens_and_its_instance_is_skipped(upstream, dead):
     install(down, up, retries=1)
     for _ in range(6):
         assert (await serve(chat_request()))[0].status_code == 200
-    stats = breakers.breaker_stats([down.instance_id, up.instance_id])
+    stats = shared_breakers.breaker_stats([down.instance_id, up.instance_id])
     assert stats[down.instance_id]["state"] == "OPEN"
     assert stats[down.instance_id]["failureCount"] == 2  # skipped once open
     assert stats[up.instance_id]["state"] == "CLOSED"
@@ -221,11 +221,11 @@ async def test_when_every_breaker_is_open_nothing_is_tried_and_the_fallback_answ
     backup = instance("backup-model", upstream)
     install(a, b, backup, retries=1)
     now = [1000.0]
-    monkeypatch.setattr(breakers, "clock", lambda: now[0])
+    monkeypatch.setattr(shared_breakers, "clock", lambda: now[0])
     for spec, at in ((a, 1000.0), (b, 1001.0)):
         now[0] = at
         for _ in range(2):
-            await breakers.arecord(spec, False, get_state())
+            await shared_breakers.arecord(spec, False, get_state())
     now[0] = 1002.0
     before = await upstream_requests(upstream)
     refused, exchange = await serve(chat_request())
@@ -250,25 +250,28 @@ async def test_a_half_open_breaker_closes_after_a_successful_probe(upstream, mon
     backend = replace(instance(base_url=upstream), breaker=BREAKER)
     install(backend, instance(base_url=upstream + "/v1"))
     now = [5000.0]
-    monkeypatch.setattr(breakers, "clock", lambda: now[0])
+    monkeypatch.setattr(shared_breakers, "clock", lambda: now[0])
     for _ in range(2):
-        await breakers.arecord(backend, False, get_state())
+        await shared_breakers.arecord(backend, False, get_state())
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert backend.instance_id not in served
     now[0] += 61
     served = [(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)]
     assert backend.instance_id in served
-    assert breakers.breaker_stats([backend.instance_id])[backend.instance_id]["state"] == "CLOSED"
+    assert (
+        shared_breakers.breaker_stats([backend.instance_id])[backend.instance_id]["state"]
+        == "CLOSED"
+    )
 
 
 async def test_forced_open_takes_an_instance_out_until_forced_closed(upstream):
     a = replace(instance(base_url=upstream), breaker=BREAKER)
     b = replace(instance(base_url=upstream + "/v1"), breaker=BREAKER)
     install(a, b)
-    breakers.force_breakers([a.instance_id], open_=True)
+    shared_breakers.force_breakers([a.instance_id], open_=True)
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert served == {b.instance_id}
-    breakers.force_breakers([a.instance_id], open_=False)
+    shared_breakers.force_breakers([a.instance_id], open_=False)
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert served == {a.instance_id, b.instance_id}
 
@@ -277,13 +280,13 @@ async def test_unhealthy_instances_are_skipped_unless_all_are(upstream):
     a, b = instance(base_url=upstream), instance(base_url=upstream + "/v1")
     install(a, b)
     state = get_state()
-    await state.aset(breakers.health_key(a.instance_id), breakers.UNHEALTHY)
+    await state.aset(shared_breakers.health_key(a.instance_id), shared_breakers.UNHEALTHY)
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert served == {b.instance_id}
-    await state.aset(breakers.health_key(b.instance_id), breakers.UNHEALTHY)
+    await state.aset(shared_breakers.health_key(b.instance_id), shared_breakers.UNHEALTHY)
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert served == {a.instance_id, b.instance_id}
-    await state.aset(breakers.health_key(a.instance_id), breakers.HEALTHY)
+    await state.aset(shared_breakers.health_key(a.instance_id), shared_breakers.HEALTHY)
     served = {(await serve(chat_request()))[0]["x-router-instance"] for _ in range(4)}
     assert served == {a.instance_id}
 

@@ -4,19 +4,18 @@ closed --(threshold consecutive failures)--> open --(recovery time elapses)--> h
 half-open --success--> closed;  half-open --failure--> open (timer restarts).
 While open, the router skips the model and sends everything to the powerful tier.
 Every transition takes the current time, so behaviour is fully determined by its inputs.
+Its states are the instance breakers' (`routing.resilience.breaker.BreakerState`), one vocabulary;
+the operations API spells them as the seed does (closed, open, half_open).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import StrEnum
 
+from routing.resilience.breaker import BreakerState
 
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+__all__ = ["BreakerState", "CircuitBreaker", "tripped"]
 
 
 @dataclass(frozen=True, slots=True)

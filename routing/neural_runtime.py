@@ -26,7 +26,7 @@ from routerproject.generations import Reading, check_interval, follow
 from routerproject.state import STATE_ERRORS, get_state, log_degraded
 
 from .exemplars import OUTCOMES_KEY, outcome_event, prompt_hash
-from .neural.circuit_breaker import tripped
+from .neural.model_breaker import tripped
 from .neural.prompt_router import PromptRouter
 from .neural.scorer import prompt_statistics
 from .service_types import Tier

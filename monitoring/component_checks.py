@@ -38,7 +38,7 @@ def _registry() -> str | None:
 
 
 def _config_updater() -> str | None:
-    from .live import refresh_view
+    from .live_settings import refresh_view
 
     view = refresh_view()
     shared = int(get_state().get(GENERATION_KEY) or 0)
