@@ -12,6 +12,9 @@ from routerproject.state import get_state
 from tests.authjwt.conftest import READER_PASSWORD, STAFF_PASSWORD, bearer, login
 
 pytestmark = pytest.mark.django_db
+# A token id that no test creates; fixed, since test ids built from it must be the same in every
+# process that collects them (the services pass runs on several, pytest-xdist).
+UNKNOWN_TOKEN = "0b6a4c1e-7d2f-4e8a-9c3b-5f1d2e3a4b5c"
 
 TOKEN_FIELDS = {
     "id",
@@ -92,7 +95,7 @@ def test_detail_has_the_revocation_fields(staff_jwt_client, staff_login):
     assert data["revokeReason"] is None and data["revokedAt"] is None and data["revokedBy"] is None
 
 
-@pytest.mark.parametrize("token_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("token_id", [UNKNOWN_TOKEN, "not-a-uuid"])
 def test_detail_of_an_unknown_token_is_404(staff_jwt_client, token_id):
     response = staff_jwt_client.get(f"/api/auth/jwt/tokens/{token_id}")
     assert response.status_code == 404
@@ -227,8 +230,8 @@ def test_blacklist_stats_report_measured_figures(staff_jwt_client, reader_login)
     ("method", "url"),
     [
         ("get", "/api/auth/jwt/tokens"),
-        ("get", f"/api/auth/jwt/tokens/{uuid.uuid4()}"),
-        ("post", f"/api/auth/jwt/tokens/{uuid.uuid4()}/revoke"),
+        ("get", f"/api/auth/jwt/tokens/{UNKNOWN_TOKEN}"),
+        ("post", f"/api/auth/jwt/tokens/{UNKNOWN_TOKEN}/revoke"),
         ("post", "/api/auth/jwt/tokens/revoke-batch"),
         ("post", "/api/auth/jwt/cleanup"),
         ("get", "/api/auth/jwt/blacklist/stats"),
@@ -246,8 +249,8 @@ def test_management_endpoints_need_authentication(api_client, method, url):
 @pytest.mark.parametrize(
     ("url", "body"),
     [
-        (f"/api/auth/jwt/tokens/{uuid.uuid4()}/revoke", {}),
-        ("/api/auth/jwt/tokens/revoke-batch", {"tokenIds": [str(uuid.uuid4())]}),
+        (f"/api/auth/jwt/tokens/{UNKNOWN_TOKEN}/revoke", {}),
+        ("/api/auth/jwt/tokens/revoke-batch", {"tokenIds": [UNKNOWN_TOKEN]}),
         ("/api/auth/jwt/cleanup", {}),
         ("/api/auth/api-keys", {"name": "x"}),
     ],
