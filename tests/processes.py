@@ -1,9 +1,12 @@
 """Real processes for tests: the gateway under uvicorn or gunicorn, Celery workers, upstreams."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -47,6 +50,56 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+# A database migrated once per test process; every embedded (SQLite) stack starts from a copy.
+_template_lock = threading.Lock()
+_template: Path | None = None
+
+
+def _sqlite_path(env: dict[str, str]) -> Path | None:
+    """The SQLite file the environment's gateway would use, or None for another database."""
+    url = env.get("DATABASE_URL")
+    if url is None:
+        return Path(env["ROUTER_VAR_DIR"]) / "db.sqlite3" if "ROUTER_VAR_DIR" in env else None
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def _migrated_template() -> Path:
+    global _template
+    with _template_lock:
+        if _template is None:
+            folder = Path(tempfile.mkdtemp(prefix="migrated-"))
+            env = project_env(
+                DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
+                DATABASE_URL=None,
+                REDIS_URL=None,
+                ROUTER_VAR_DIR=str(folder),
+            )
+            result = manage("migrate", "--noinput", env=env)
+            assert result.returncode == 0, result.stderr[-2000:]
+            _template = folder / "db.sqlite3"
+        return _template
+
+
+def prepare(
+    env: dict[str, str], *commands: Sequence[str], script: str = "", copy_migrated: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Management commands, then a Python `script`, in one Django process (each start of Django
+    costs seconds on a busy machine). A new SQLite database starts as a copy of one migrated once
+    per test process (unless `copy_migrated` is false), so `migrate` among the commands has nothing
+    left to do. Fails the test if any step fails; returns the process (its stdout holds what the
+    commands and the script printed)."""
+    target = _sqlite_path(env) if copy_migrated else None
+    if target is not None and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_template(), target)
+    code = "from django.core.management import call_command\n" + "".join(
+        f"call_command(*{list(command)!r})\n" for command in commands
+    )
+    result = manage("shell", "-c", code + script, env=env)
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+    return result
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:

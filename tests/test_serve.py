@@ -7,7 +7,7 @@ import sys
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port, manage, project_env, running, wait_for_http
+from tests.processes import ROOT, free_port, prepare, project_env, running, wait_for_http
 
 pytestmark = pytest.mark.processes
 
@@ -25,18 +25,24 @@ def embedded_server(tmp_path_factory):
         HOST="127.0.0.1",
         DJANGO_SUPERUSER_PASSWORD=None,
     )
-    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "--verbosity", "0"]):
-        result = manage(*step, env=env)
-        assert result.returncode == 0, result.stderr
-    admin = manage("ensure_admin", env=env)
-    password = re.search(r"password: (\S+)", admin.stdout).group(1)
-    again = manage("ensure_admin", env=env)
-    assert "An administrator exists" in again.stdout
-    demo_key = re.search(r"(sk-\S+)", manage("ensure_demo_key", env=env).stdout).group(1)
     upstream = f"http://127.0.0.1:{upstream_port}"
-    demo = manage("ensure_demo_config", "--upstream", upstream, env=env)
-    assert "Demo configuration" in demo.stdout, demo.stderr
-    assert "not applied" in manage("ensure_demo_config", "--upstream", upstream, env=env).stdout
+    # `make run`'s steps, in one Django process; the database is migrated from nothing.
+    steps = prepare(
+        env,
+        ["migrate", "--noinput"],
+        ["collectstatic", "--noinput", "--verbosity", "0"],
+        ["ensure_admin"],
+        ["ensure_admin"],
+        ["ensure_demo_key"],
+        ["ensure_demo_config", "--upstream", upstream],
+        ["ensure_demo_config", "--upstream", upstream],
+        copy_migrated=False,
+    ).stdout
+    password = re.search(r"password: (\S+)", steps).group(1)
+    assert "An administrator exists" in steps
+    demo_key = re.search(r"(sk-\S+)", steps).group(1)
+    assert "Demo configuration" in steps
+    assert "not applied" in steps
     base = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "manage.py", "serve", "--demo-upstream", str(upstream_port)]
     with running(serve, env=env, ready_url=f"{base}/health"):

@@ -1,14 +1,21 @@
 """Revocation is immediate on every worker: two gunicorn (uvicorn) workers, with Redis answering and
 with Redis unreachable (the database then answers)."""
 
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.processes import free_port, manage, project_env, running
+from tests.processes import (
+    bytes_read,
+    free_port,
+    gunicorn_command,
+    prepare,
+    project_env,
+    running,
+    worker_pids,
+)
 
 pytestmark = [pytest.mark.processes]
 
@@ -27,40 +34,6 @@ def _gateway_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     )
 
 
-def _prepare(env: dict[str, str]) -> None:
-    for command in (["migrate", "--noinput"], ["ensure_admin"]):
-        result = manage(*command, env=env)
-        assert result.returncode == 0, result.stderr[-2000:]
-
-
-def _gunicorn(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "routerproject.asgi:application",
-        "-k",
-        "uvicorn_worker.UvicornWorker",
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{port}",
-    ]
-
-
-def _worker_pids(arbiter_pid: int) -> list[int]:
-    children = Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children").read_text()
-    return [int(pid) for pid in children.split()]
-
-
-def _bytes_read(pid: int) -> int:
-    # Serving a request reads from its socket (and SQLite); an idle uvicorn worker reads nothing.
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no rchar for {pid}")
-
-
 def _get(base: str, token: str) -> int:
     # A new connection each time, so that requests spread over the workers.
     with httpx.Client(base_url=base, timeout=10) as client:
@@ -70,10 +43,10 @@ def _get(base: str, token: str) -> int:
 
 
 def _scenario(env: dict[str, str]) -> None:
-    _prepare(env)
+    prepare(env, ["migrate", "--noinput"], ["ensure_admin"])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with running(_gunicorn(port), env=env, ready_url=f"{base}/health") as arbiter:
+    with running(gunicorn_command(port, workers=2), env=env, ready_url=f"{base}/health") as arbiter:
         with httpx.Client(base_url=base, timeout=10) as client:
             login = client.post(
                 "/api/auth/jwt/login", json={"username": "admin", "password": PASSWORD}
@@ -84,11 +57,11 @@ def _scenario(env: dict[str, str]) -> None:
                 "/api/auth/jwt/login", json={"username": "admin", "password": PASSWORD}
             ).json()["data"]
 
-        workers = _worker_pids(arbiter.pid)
+        workers = worker_pids(arbiter.pid)
         assert len(workers) == 2
-        before = {pid: _bytes_read(pid) for pid in workers}
+        before = {pid: bytes_read(pid) for pid in workers}
         assert [_get(base, victim["token"]) for _ in range(40)] == [200] * 40
-        grew = [pid for pid in workers if _bytes_read(pid) > before[pid]]
+        grew = [pid for pid in workers if bytes_read(pid) > before[pid]]
         assert grew == workers, "both workers must have served the token before it is revoked"
 
         with httpx.Client(base_url=base, timeout=10) as client:

@@ -4,7 +4,6 @@ on new connections, so they spread over both workers."""
 
 import re
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +14,15 @@ import pytest
 from django.conf import settings
 
 from tests.backends import fresh_postgres_database, postgres_url, redis_url
-from tests.processes import bytes_read, free_port, manage, project_env, running, worker_pids
+from tests.processes import (
+    bytes_read,
+    free_port,
+    gunicorn_command,
+    prepare,
+    project_env,
+    running,
+    worker_pids,
+)
 
 pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.redis]
 
@@ -42,14 +49,13 @@ class Gateway:
             return client.request(method, path, headers=headers, **kwargs)
 
 
-def _create_user(env: dict[str, str], username: str, password: str) -> int:
-    code = (
-        "from django.contrib.auth.models import User; "
-        f"print(User.objects.create_user({username!r}, password={password!r}, is_staff=True).pk)"
+def _create_user(username: str, password: str) -> str:
+    """Script lines that create a staff user and print `USER <username> <id>`."""
+    return (
+        "from django.contrib.auth.models import User\n"
+        f"user = User.objects.create_user({username!r}, password={password!r}, is_staff=True)\n"
+        f"print('USER', {username!r}, user.pk)\n"
     )
-    result = manage("shell", "-c", code, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return int(result.stdout.split()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +78,20 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
             LOG_LEVEL="WARNING",
         )
         # The sign-in pages need the collected static files (the production storage's manifest).
-        collect = ["collectstatic", "--noinput", "--verbosity", "0"]
-        for command in (["migrate", "--noinput"], collect, ["ensure_admin"]):
-            result = manage(*command, env=env)
-            assert result.returncode == 0, result.stderr[-2000:]
-        _create_user(env, "guessed", GUESSED_PASSWORD)
-        victim_id = _create_user(env, "victim", VICTIM_PASSWORD)
+        prepared = prepare(
+            env,
+            ["migrate", "--noinput"],
+            ["collectstatic", "--noinput", "--verbosity", "0"],
+            ["ensure_admin"],
+            script=_create_user("guessed", GUESSED_PASSWORD)
+            + _create_user("victim", VICTIM_PASSWORD),
+        )
+        victim_id = int(prepared.stdout.split("USER victim ", 1)[1].split()[0])
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable, "-m", "gunicorn", "routerproject.asgi:application",
-            "-k", "uvicorn_worker.UvicornWorker", "-w", "2", "-b", f"127.0.0.1:{port}",
-        ]  # fmt: skip
-        with running(command, env=env, ready_url=f"{base}/health") as arbiter:
+        with running(
+            gunicorn_command(port, workers=2), env=env, ready_url=f"{base}/health"
+        ) as arbiter:
             gateway = Gateway(base, arbiter.pid, env, victim_id)
             assert len(gateway.workers()) == 2
             yield gateway

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.processes import ROOT, free_port, manage, project_env, running
+from tests.processes import ROOT, free_port, prepare, project_env, running
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 ADMIN_PASSWORD = "dashboard-admin-pass-123"
@@ -56,13 +56,12 @@ def serve_gateway(var_dir: Path, *, worker: bool = False, **overrides: str) -> I
         GATEWAY_REQUIRE_API_KEY="true",
         **overrides,
     )
-    for step in (
+    prepare(
+        env,
         ["migrate", "--noinput"],
         ["collectstatic", "--noinput", "--verbosity", "0"],
         ["ensure_admin"],
-    ):
-        result = manage(*step, env=env)
-        assert result.returncode == 0, result.stderr
+    )
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "manage.py", "serve", "--port", str(port)]
     if not worker:

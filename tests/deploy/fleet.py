@@ -25,7 +25,6 @@ from tests.processes import (
     celery_worker_command,
     free_port,
     gunicorn_command,
-    manage,
     project_env,
     running,
     wait_for_http,
@@ -83,7 +82,10 @@ class Fleet:
 
     def run_job(self, name: str, timeout: float = 30.0) -> object:
         """Send a job by name to the fleet's Celery worker, as beat would, and wait for its result."""
-        client = Celery("scale-out-test", broker=self.broker, backend=self.broker)
+        # Not the current app: the tasks of later tests in this process must stay eager.
+        client = Celery(
+            "scale-out-test", broker=self.broker, backend=self.broker, set_as_current=False
+        )
         try:
             result = client.send_task(name, queue=self.queue)
             try:
@@ -147,9 +149,7 @@ def scaled_out_fleet(
         )
         upstream, failing = Upstream.on_free_port(env), Upstream.on_free_port(env)
         dead = f"http://127.0.0.1:{free_port()}"
-        api_key = seed_gateway(env, plan(upstream.url, failing.url, dead))
-        admin = manage("ensure_admin", env=env)
-        assert admin.returncode == 0, admin.stderr[-2000:]
+        api_key = seed_gateway(env, plan(upstream.url, failing.url, dead), ["ensure_admin"])
 
         state = RedisState(redis_url, prefix=prefix)
         stack.callback(state.clear)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.monitoring.conftest import SEED_LINTS, promtool_problems
-from tests.processes import ROOT, free_port, manage, project_env, running
+from tests.processes import ROOT, free_port, prepare, project_env, running
 
 pytestmark = pytest.mark.processes
 
@@ -44,9 +44,7 @@ def fleet(tmp_path_factory):
         WEB_CONCURRENCY="2",
         UPSTREAM=upstream,
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    seeded = manage("shell", "-c", SEED, env=env)
-    assert seeded.returncode == 0, seeded.stderr
+    seeded = prepare(env, ["migrate", "--noinput"], script=SEED)
     api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
     gunicorn = [
         sys.executable, "-m", "gunicorn", "routerproject.asgi:application",

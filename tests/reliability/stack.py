@@ -19,7 +19,7 @@ import httpx
 from tests.processes import (
     free_port,
     gunicorn_command,
-    manage,
+    prepare,
     project_env,
     running,
     worker_pids,
@@ -95,18 +95,14 @@ def gateway(
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
     env = project_env(**{**settings, **env_overrides})
-    # One process for the steps: each Django start costs a second on a busy machine. The dashboard's
-    # pages need their static files collected, as a deployment does.
-    prepare = (
-        "from django.core.management import call_command\n"
-        "call_command('migrate', interactive=False, verbosity=0)\n"
-        "call_command('collectstatic', interactive=False, verbosity=0)\n"
-        "call_command('ensure_admin')\n"
+    # The dashboard's pages need their static files collected, as a deployment does.
+    seeded = prepare(
+        {**env, "GATEWAY_SEED_PLAN": json.dumps(plan(upstream))},
+        ["migrate", "--noinput"],
+        ["collectstatic", "--noinput", "--verbosity", "0"],
+        ["ensure_admin"],
+        script=SEED,
     )
-    seeded = manage(
-        "shell", "-c", prepare + SEED, env={**env, "GATEWAY_SEED_PLAN": json.dumps(plan(upstream))}
-    )
-    assert seeded.returncode == 0, seeded.stderr[-2000:] + seeded.stdout
     api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
     gunicorn = [*gunicorn_command(port, workers=workers), "--graceful-timeout", "5"]
     url = f"http://127.0.0.1:{port}"

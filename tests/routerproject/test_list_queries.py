@@ -34,12 +34,16 @@ def _queries(client, url: str) -> int:
 
 
 # (what grows, URL, queries however many rows): a page's rows and their count; the service types
-# with their instances prefetched; the versions in one query.
+# with their instances prefetched; the versions in one query; a service type's instances, and its
+# models, with the service type; the models of every service type.
 LISTS = [
     ("tokens", "/api/auth/jwt/tokens", 2),
     ("api-keys", "/api/auth/api-keys", 2),
     ("instances", "/api/config/type/services", 2),
     ("instances", "/api/config/version", 1),
+    ("instances", "/api/config/instance/type/chat", 2),
+    ("instances", "/api/config/type/chat/models", 3),
+    ("instances", "/api/models", 1),
 ]
 
 

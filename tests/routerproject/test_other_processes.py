@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port, manage, project_env, running
+from tests.processes import ROOT, free_port, manage, prepare, project_env, running
 
 pytestmark = pytest.mark.processes
 
@@ -48,9 +48,7 @@ def embedded(tmp_path_factory):
         UPSTREAM=upstream,
         MODEL_FILE=str(var / "late.safetensors"),  # not there yet: the router serves no model
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    seeded = manage("shell", "-c", SEED, env=env)
-    assert seeded.returncode == 0, seeded.stderr
+    seeded = prepare(env, ["migrate", "--noinput"], script=SEED)
     api_key = seeded.stdout.split("API_KEY=", 1)[1].split()[0]
     base = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, gunicorn_command, manage, project_env, running
+from tests.processes import free_port, gunicorn_command, prepare, project_env, running
 
 SEED = """
 import json, os
@@ -28,13 +28,16 @@ print("API_KEY=" + api_key_create(name="e2e client")[1])
 """
 
 
-def seed_gateway(env: dict[str, str], plan: dict) -> str:
-    """Migrate the database `env` points at, apply the plan through the control plane's services
-    (service types created or updated, then instances) and return a new client API key."""
-    migrate = manage("migrate", "--noinput", env=env)
-    assert migrate.returncode == 0, migrate.stderr
-    seeded = manage("shell", "-c", SEED, env={**env, "GATEWAY_SEED_PLAN": json.dumps(plan)})
-    assert seeded.returncode == 0, seeded.stderr + seeded.stdout
+def seed_gateway(env: dict[str, str], plan: dict, *commands: list[str]) -> str:
+    """Migrate the database `env` points at, run the management `commands`, apply the plan through
+    the control plane's services (service types created or updated, then instances) and return a
+    new client API key."""
+    seeded = prepare(
+        {**env, "GATEWAY_SEED_PLAN": json.dumps(plan)},
+        ["migrate", "--noinput"],
+        *commands,
+        script=SEED,
+    )
     return seeded.stdout.split("API_KEY=", 1)[1].split()[0]
 
 
