@@ -82,12 +82,6 @@ class PassResult:
     counts: Counter[str]
 
 
-# The services pass is the longer one (PostgreSQL's transactions, the fleet and fault tests that only
-# it runs): two pytest-xdist workers share it, a test file to each at a time, while the embedded
-# pass runs beside them. Most of a pass is spent waiting for the processes it starts.
-SERVICES_PASS_WORKERS = ["-n", "2", "--dist", "loadfile"]
-
-
 def run_pass(
     name: str, env_overrides: dict[str, str], pytest_args: list[str], scratch: Path
 ) -> subprocess.Popen[bytes]:
@@ -96,16 +90,9 @@ def run_pass(
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(env_overrides)
     report = scratch / f"{name}.xml"
-    workers = (
-        SERVICES_PASS_WORKERS if name == "services" and not _chooses_workers(pytest_args) else []
-    )
-    command = [sys.executable, "-m", "pytest", f"--junit-xml={report}", *workers, *pytest_args]
+    command = [sys.executable, "-m", "pytest", f"--junit-xml={report}", *pytest_args]
     with (scratch / f"{name}.log").open("wb") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _chooses_workers(pytest_args: list[str]) -> bool:
-    return any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in pytest_args)
 
 
 def pass_banner(name: str, env_overrides: dict[str, str]) -> str:
