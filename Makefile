@@ -44,7 +44,11 @@ checks: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# The project's bytecode first: with PYTHONDONTWRITEBYTECODE set (containers often set it), each of
+# the hundreds of processes the suite starts would compile every module of the project again.
 pytest: $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 routerproject routing authjwt monitoring configversions \
+		dashboard tests bench manage.py > /dev/null
 	$(BIN)/python -m tests.backends $(PYTEST_ARGS)
 
 test: lint typecheck checks docs pytest

@@ -27,14 +27,20 @@ import io
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
+from django.utils.log import log_response
 
 from . import errors
 from .admission import authenticate
+from .relay import RelayedStream
+from .urls import FIXED_ROUTES
 from .views import refused
 
 Scope = dict[str, Any]
@@ -75,12 +81,52 @@ async def read_bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes
             return b"".join(chunks)
 
 
+def close_response(response: HttpResponseBase) -> None:
+    """`response.close()` without Django's `request_finished` signal, whose receivers close the
+    database connections of the thread that sends it: /v1 sends it from the event loop's thread,
+    which never holds one (its rare queries run in `sync_to_async` threads)."""
+    if isinstance(response, RelayedStream):
+        response.finish()
+    for closer in response._resource_closers:  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            closer()
+    response._resource_closers.clear()  # type: ignore[attr-defined]
+    response.closed = True
+
+
 class V1Handler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        # The fixed /v1 paths go straight to their view (wrapped as Django wraps a view, so an
+        # exception still answers 500 without a traceback); the others through the URL resolver.
+        self._fixed: dict[str, Callable[[HttpRequest], Awaitable[HttpResponseBase]]] = {
+            V1_PREFIX + route: convert_exception_to_response(view)  # type: ignore[misc]
+            for route, view in FIXED_ROUTES.items()
+        }
+
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list[Any] = []
         self._template_response_middleware: list[Any] = []
         self._exception_middleware: list[Any] = []
         self._middleware_chain = convert_exception_to_response(self._get_response_async)  # type: ignore[attr-defined]
+
+    async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
+        view = self._fixed.get(request.path_info)
+        if view is None:
+            return await super().run_get_response(request)
+        # What Django's get_response_async does around the view, without resolving the path.
+        response: HttpResponseBase = await view(request)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if response.status_code >= 400:
+            await sync_to_async(log_response, thread_sensitive=False)(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,  # type: ignore[arg-type]
+                request=request,
+            )
+        return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)
@@ -136,7 +182,7 @@ class V1Handler(ASGIHandler):
                     await task
         if not processor.cancelled() and processor.exception() is None:
             # The gateway's responses close without I/O (a lease already released is a no-op).
-            processor.result().close()
+            close_response(processor.result())
         body_file.close()
 
 

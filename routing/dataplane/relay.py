@@ -46,10 +46,13 @@ class RelayedStream(StreamingHttpResponse):
             async for chunk in chunks:
                 yield chunk
 
-    def close(self) -> None:
-        # A response dropped before its body was iterated must still give its lease back.
+    def finish(self) -> None:
+        """A response dropped before its body was iterated must still give its lease back."""
         self._lease.release()
         self._exchange.end()
+
+    def close(self) -> None:
+        self.finish()
         super().close()
 
 

@@ -7,9 +7,14 @@ from .endpoints import ENDPOINTS
 
 app_name = "v1"
 
+# The fixed paths, which the lean handler (`asgi.V1Handler`) dispatches without the URL resolver.
+FIXED_ROUTES: dict[str, views.View] = {
+    **{route: views.proxy_view(route) for route in ENDPOINTS},
+    "models": views.models,
+}
+
 urlpatterns = [
-    *(path(route, views.proxy_view(route), name=route.replace("/", "-")) for route in ENDPOINTS),
-    path("models", views.models, name="models"),
+    *(path(route, view, name=route.replace("/", "-")) for route, view in FIXED_ROUTES.items()),
     path("models/<path:model_id>", views.model, name="model"),
     re_path(r"^(?P<rest>.*)$", views.not_found, name="not-found"),
 ]

@@ -2,7 +2,6 @@
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,13 +16,14 @@ from .admission import authenticate
 from .endpoints import ENDPOINTS
 from .errors import GatewayError
 from .exchange import stamp_outside
+from .headers import new_request_id
 
 # Django's stubs type views as sync callables; these are coroutine functions.
 View = Callable[..., Any]
 
 
 def _stamped(response: HttpResponseBase, request: HttpRequest, started: float) -> HttpResponseBase:
-    return stamp_outside(response, request.headers.get("x-request-id") or uuid.uuid4().hex, started)
+    return stamp_outside(response, request.headers.get("x-request-id") or new_request_id(), started)
 
 
 def refused(request: HttpRequest, error: GatewayError) -> HttpResponseBase:

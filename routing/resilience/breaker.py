@@ -11,6 +11,7 @@ success) -> state` after it. The state serialises to one string (`encode`/`decod
 of the `breaker:{instance_id}` key in shared state, which `lua.py`'s scripts parse the same way.
 """
 
+import functools
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -65,7 +66,10 @@ def encode(breaker: Breaker) -> str:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def decode(raw: str | None) -> Breaker:
+    """The breaker a stored value encodes (cached: every request reads its candidates' breakers,
+    and a breaker's value changes only when its state does; `Breaker` is immutable)."""
     if not raw:
         return Breaker()
     parts = raw.split("|")
