@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str
 
@@ -72,13 +73,20 @@ TEMPLATES = [
 ]
 
 # DATABASE_URL: postgres://user@host:5432/name in production; SQLite under var/ is the embedded default.
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
-    )
-}
+# An empty DATABASE_URL is the default, as if unset.
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except (ValueError, dj_database_url.UnknownSchemeError) as _error:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database URL (postgres://… or sqlite:///…): {_error}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Several processes (web, Celery) share the file: wait for locks rather than fail at once.

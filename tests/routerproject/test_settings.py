@@ -84,3 +84,22 @@ def test_database_url_selects_the_engine():
         "db.internal",
         "6543",
     ]
+
+
+def _load_embedded(**env: str | None) -> subprocess.CompletedProcess[str]:
+    return _load_production(DJANGO_SETTINGS_MODULE="routerproject.settings.embedded", **env)
+
+
+def test_an_empty_database_url_is_the_embedded_default(tmp_path):
+    result = _load_embedded(DATABASE_URL="", ROUTER_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_a_database_url_of_an_unknown_kind_is_refused_by_name(tmp_path):
+    result = _load_embedded(
+        DATABASE_URL="mongodb://user:hunter2@db:27017/x", ROUTER_VAR_DIR=str(tmp_path)
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DATABASE_URL is not a database URL" in result.stderr
+    assert "hunter2" not in result.stderr
