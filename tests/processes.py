@@ -1,5 +1,6 @@
 """Real processes for tests: the gateway under uvicorn or gunicorn, Celery workers, upstreams."""
 
+import atexit
 import os
 import shutil
 import socket
@@ -60,7 +61,7 @@ _template: Path | None = None
 def _sqlite_path(env: dict[str, str]) -> Path | None:
     """The SQLite file the environment's gateway would use, or None for another database."""
     url = env.get("DATABASE_URL")
-    if url is None:
+    if not url:  # unset or empty: the embedded default under ROUTER_VAR_DIR
         return Path(env["ROUTER_VAR_DIR"]) / "db.sqlite3" if "ROUTER_VAR_DIR" in env else None
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
@@ -70,6 +71,7 @@ def _migrated_template() -> Path:
     with _template_lock:
         if _template is None:
             folder = Path(tempfile.mkdtemp(prefix="migrated-"))
+            atexit.register(shutil.rmtree, folder, True)
             env = project_env(
                 DJANGO_SETTINGS_MODULE="routerproject.settings.embedded",
                 DATABASE_URL=None,

@@ -83,7 +83,7 @@ try:
             conn_health_checks=True,
         )
     }
-except (ValueError, dj_database_url.UnknownSchemeError) as _error:
+except ValueError as _error:  # dj-database-url's UnknownSchemeError among them
     raise ImproperlyConfigured(
         f"DATABASE_URL is not a database URL (postgres://… or sqlite:///…): {_error}"
     ) from None
