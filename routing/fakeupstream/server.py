@@ -45,6 +45,8 @@ def serve(host: str, port: int, behaviour: Behaviour) -> None:
         access_log=False,
         http="httptools",
         loop="uvloop",
+        # A stopped backend stops: answers still waiting on a simulated latency are abandoned.
+        timeout_graceful_shutdown=1,
     )
 
 
