@@ -1,5 +1,6 @@
 import sys
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -8,6 +9,7 @@ from rest_framework.test import APIClient
 from routerproject.state import MemoryState, RedisState, get_state
 from tests.backends import postgres_problem, postgres_url, redis_problem, redis_url
 from tests.processes import free_port, project_env, running
+from tests.redis_topologies import SentinelSet, redis_cluster, redis_sentinel, topology_problem
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -32,15 +34,43 @@ def postgres_server_url() -> str:
     return postgres_url()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory) -> Iterator[str]:
+    """A Redis Cluster of three primaries started for the session (redis+cluster://)."""
+    problem = topology_problem()
+    if problem:
+        pytest.skip(problem)
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_set(tmp_path_factory) -> Iterator[SentinelSet]:
+    """A primary, a replica and a Sentinel started for the session (redis+sentinel://)."""
+    problem = topology_problem()
+    if problem:
+        pytest.skip(problem)
+    with redis_sentinel(tmp_path_factory.mktemp("redis-sentinel")) as sentinel:
+        yield sentinel
+
+
+_STATE_URLS = {
+    "redis": "redis_server_url",
+    "cluster": "redis_cluster_url",
+    "sentinel": lambda request: request.getfixturevalue("redis_sentinel_set").url,
+}
+
+
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
 def state(request):
-    """Each shared-state backend in turn (Redis under its own prefix, skipped when absent)."""
+    """Each shared-state backend in turn: memory, then Redis under its own prefix on one server, a
+    Redis Cluster and a primary behind Sentinel (each skipped with the reason when absent)."""
     if request.param == "memory":
         yield MemoryState()
         return
-    redis_state = RedisState(
-        request.getfixturevalue("redis_server_url"), prefix=f"test-{uuid.uuid4().hex}:"
-    )
+    source = _STATE_URLS[request.param]
+    url = source(request) if callable(source) else request.getfixturevalue(source)
+    redis_state = RedisState(url, prefix=f"test-{uuid.uuid4().hex}:")
     yield redis_state
     redis_state.clear()
 

@@ -5,6 +5,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from routerproject import redis_urls
+
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -123,9 +125,19 @@ SERVESTATIC_USE_FINDERS = DEBUG
 LOGIN_URL = "admin:login"
 
 # Shared state (limiters, breakers, cursors, generation): Redis when REDIS_URL is set, else this process.
+# One server (redis://, rediss://, unix://), a Redis Cluster (redis+cluster://) or a primary behind
+# Sentinel (redis+sentinel://): routerproject.redis_urls.
 REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    try:
+        redis_urls.parse(REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 STATE_BACKEND = "redis" if REDIS_URL else "memory"
+# Made a hash tag in Redis (`router:` -> `{router}:`): every key of a deployment in one cluster slot.
 STATE_KEY_PREFIX = env_str("STATE_KEY_PREFIX", "router:")
+if not STATE_KEY_PREFIX.strip("{}:"):
+    raise ImproperlyConfigured("STATE_KEY_PREFIX must name the deployment, got an empty prefix")
 # Process-local state: generation moves go through the database too, so that the serving process
 # notices changes made by another one (`manage.py` commands); see routerproject.state.announced.
 STATE_ANNOUNCES_GENERATIONS = STATE_BACKEND == "memory"

@@ -3,6 +3,9 @@
 from pathlib import Path
 
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from routerproject import redis_urls
 
 from .env import env_bool, env_int, env_str
 from .gateway import HEALTH_CHECK_INTERVAL_SECONDS
@@ -15,11 +18,23 @@ _redis_url = env_str("REDIS_URL")
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
 
 if _redis_url:
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _redis_url)
-    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _redis_url)
+    # One server as it is; Sentinel as kombu's `sentinel://` list with the primary's name; a Redis
+    # Cluster, which Celery's Redis transport cannot use, only with a broker of its own.
+    _celery = redis_urls.celery_urls(_redis_url)
+    if _celery is None and not (env_str("CELERY_BROKER_URL") and env_str("CELERY_RESULT_BACKEND")):
+        raise ImproperlyConfigured(
+            "REDIS_URL names a Redis Cluster (or Sentinel over TLS), which Celery's Redis transport "
+            "cannot use: set CELERY_BROKER_URL and CELERY_RESULT_BACKEND to a single Redis server"
+        )
+    _broker, _options = _celery or ("", {})
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _broker)
+    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _broker)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        **(_options if _broker == CELERY_BROKER_URL else {}),
     }
+    if _broker == CELERY_RESULT_BACKEND and _options:
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = dict(_options)
 else:
     # One process: the worker and beat run as threads of the web process (routerproject.celery).
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")

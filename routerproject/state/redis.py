@@ -1,7 +1,9 @@
-"""Fleet-wide shared state in Redis.
+"""Fleet-wide shared state in Redis: one server, a Redis Cluster or a primary behind Sentinel
+(`connections`, by the REDIS_URL's scheme).
 
 A sync client serves the management API and Celery; the hot path uses an asyncio client, one per
-event loop (a connection pool cannot cross loops). Every key carries the configured prefix. Every
+event loop (a connection pool cannot cross loops). Every key carries the configured prefix, made a
+hash tag (`{router}:…`) so that every key of a deployment shares one cluster slot. Every
 operation passes the process's `OutageGate`: while Redis is known to be unreachable, calls fail at
 once with `StateUnavailable` instead of each waiting for a connection or a socket timeout.
 """
@@ -13,21 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
-import redis.asyncio as aredis
-from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from . import lease_scripts
+from routerproject import redis_urls
+
+from . import connections, lease_scripts
 from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owner_key
 from .outage import OUTAGE_RETRY_SECONDS, OutageGate
 
 # Connections per event loop (one loop per worker process) for the hot path.
 ASYNC_POOL_SIZE = 256
-# One immediate retry of a broken connection (a pooled connection that a Redis restart closed) and
-# none of a timeout: redis-py's default of 10 retries with backoff would hold a request for tens of
-# seconds against a frozen server. Retrying later is the outage gate's business.
-_RETRIES = 1
 
 
 # What a shared-state call raises when the state is unreachable (Redis down, socket errors).
@@ -87,15 +83,11 @@ class RedisState:
         retry_after: float = OUTAGE_RETRY_SECONDS,
     ) -> None:
         self.url = url
-        self.prefix = prefix
+        self.kind = redis_urls.parse(url).kind
+        self.prefix = connections.hash_tagged(prefix)
         self._timeout = socket_timeout
         self.gate = OutageGate(retry_after)
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,)),
-        )
+        self.client = connections.sync_client(url, timeout=socket_timeout)
         self._async_clients: dict[int, Any] = {}
         self._incr_least = self.client.register_script(lease_scripts.INCR_LEAST)
         self._release_lease = self.client.register_script(lease_scripts.RELEASE_LEASE)
@@ -111,18 +103,9 @@ class RedisState:
         loop_id = id(asyncio.get_running_loop())
         client = self._async_clients.get(loop_id)
         if client is None:
-            # A blocking pool: a burst of concurrent requests waits (up to the socket timeout) for a
-            # connection instead of failing with "Too many connections" at redis-py's default 100.
-            retry = AsyncRetry(NoBackoff(), _RETRIES, supported_errors=(redis.ConnectionError,))
-            pool = aredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=ASYNC_POOL_SIZE,
-                timeout=self._timeout,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=retry,
+            client = connections.async_client(
+                self.url, timeout=self._timeout, pool_size=ASYNC_POOL_SIZE
             )
-            client = aredis.Redis(connection_pool=pool, retry=retry)
             self._async_clients[loop_id] = client
         return client
 

@@ -103,3 +103,36 @@ def test_a_database_url_of_an_unknown_kind_is_refused_by_name(tmp_path):
     assert result.returncode != 0
     assert "ImproperlyConfigured: DATABASE_URL is not a database URL" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"REDIS_URL": "memcached://h:11211"}, "the scheme must be one of"),
+        ({"REDIS_URL": "redis+sentinel://app:hunter2@h:26379"}, "the path must name the primary"),
+        (
+            {"REDIS_URL": "redis+cluster://h:7000"},
+            "set CELERY_BROKER_URL and CELERY_RESULT_BACKEND",
+        ),
+        ({"REDIS_URL": "redis://127.0.0.1:1/0", "STATE_KEY_PREFIX": ":"}, "STATE_KEY_PREFIX"),
+    ],
+)
+def test_a_redis_the_gateway_cannot_use_is_refused_by_name(tmp_path, env, complaint):
+    result = _load_embedded(ROUTER_VAR_DIR=str(tmp_path), **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_a_cluster_with_a_broker_of_its_own_and_a_sentinel_url_start(tmp_path):
+    cluster = _load_embedded(
+        ROUTER_VAR_DIR=str(tmp_path),
+        REDIS_URL="redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/1",
+        CELERY_RESULT_BACKEND="redis://127.0.0.1:6379/2",
+    )
+    assert cluster.returncode == 0, cluster.stderr
+    sentinel = _load_embedded(
+        ROUTER_VAR_DIR=str(tmp_path), REDIS_URL="redis+sentinel://127.0.0.1:26379/gateway/0"
+    )
+    assert sentinel.returncode == 0, sentinel.stderr

@@ -55,7 +55,13 @@ class Stack:
 
 @contextmanager
 def resilience_stack(
-    var_dir: Path, plan: Plan, *, redis_url: str, upstreams: int = 2, workers: int = 2
+    var_dir: Path,
+    plan: Plan,
+    *,
+    redis_url: str,
+    upstreams: int = 2,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     ports = [free_port() for _ in range(upstreams)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -68,6 +74,7 @@ def resilience_stack(
         ROUTER_VAR_DIR=str(var_dir),
         STATE_KEY_PREFIX=prefix,
         CELERY_TASK_DEFAULT_QUEUE=f"test-{uuid.uuid4().hex}",
+        **(extra_env or {}),
     )
     api_key = seed_gateway(env, plan(urls, dead))
     state = RedisState(redis_url, prefix=prefix)
