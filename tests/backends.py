@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+# The variable that tells a pass which other pass runs its `pass_independent` tests (tests/conftest.py).
+RAN_IN_VARIABLE = "TEST_PASS_INDEPENDENT_RAN_IN"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
@@ -82,6 +84,46 @@ class PassResult:
     counts: Counter[str]
 
 
+# Pytest's exit code when nothing was selected: a split-off part of a pass with nothing of the
+# chosen tests in it (`make test PYTEST_ARGS=tests/routing`).
+NO_TESTS_SELECTED = 5
+
+
+@dataclass
+class Pass:
+    name: str
+    env: dict[str, str]
+    args: list[str]  # before the caller's pytest arguments
+    may_select_nothing: bool = False
+
+
+def plan_passes(services: dict[str, str], argv: list[str]) -> list[Pass]:
+    """The embedded pass, and the services pass when PostgreSQL or Redis answers. With both, they run
+    at once and the services pass, the longer, is shared out: its `pass_independent` tests run only
+    in the embedded pass (the same processes on the same backends either way) and, with PostgreSQL,
+    the schema fuzz (`-m fuzz`, one process: its cases share one node id) beside the rest."""
+    if not services:
+        return [Pass("embedded", {}, [])]
+    # The embedded pass's direct Redis tests use a database of their own.
+    embedded = Pass("embedded", {"TEST_REDIS_URL": other_redis_database(redis_url())}, [])
+    shared = {**services, RAN_IN_VARIABLE: "embedded"}
+    if "DATABASE_URL" not in services or _selects_markers(argv):
+        return [embedded, Pass("services", shared, [])]
+    test_db = (
+        os.environ.get("DJANGO_TEST_DB_NAME") or f"test_{urlsplit(postgres_url()).path.strip('/')}"
+    )
+    fuzz = {**shared, "DJANGO_TEST_DB_NAME": f"{test_db}_fuzz"}
+    return [
+        embedded,
+        Pass("services", shared, ["-m", "not fuzz"]),
+        Pass("services-fuzz", fuzz, ["-m", "fuzz"], may_select_nothing=True),
+    ]
+
+
+def _selects_markers(argv: list[str]) -> bool:
+    return any(arg == "-m" or arg.startswith("-m") for arg in argv)
+
+
 def run_pass(
     name: str, env_overrides: dict[str, str], pytest_args: list[str], scratch: Path
 ) -> subprocess.Popen[bytes]:
@@ -128,28 +170,26 @@ def main(argv: list[str]) -> int:
 
     pg_problem, rd_problem = postgres_problem(), redis_problem()
     browser_problem = chromium_problem()
-    passes: list[tuple[str, dict[str, str]]] = [("embedded", {})]
     services: dict[str, str] = {}
     if pg_problem is None:
         services["DATABASE_URL"] = postgres_url()
     if rd_problem is None:
         services["REDIS_URL"] = redis_url()
-    if services:
-        passes.append(("services", services))
-
-    if len(passes) == 2:
-        # The passes run at once (most of a pass is spent waiting for the processes it starts);
-        # the embedded pass's direct Redis tests use a database of their own.
-        passes[0] = ("embedded", {"TEST_REDIS_URL": other_redis_database(redis_url())})
+    passes = plan_passes(services, argv)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
-        started = [(name, env, run_pass(name, env, argv, Path(scratch))) for name, env in passes]
-        for name, env, process in started:
+        started = [
+            (each, run_pass(each.name, each.env, [*each.args, *argv], Path(scratch)))
+            for each in passes
+        ]
+        for each, process in started:
             code = process.wait()
-            print(pass_banner(name, env), flush=True)
-            sys.stdout.write((Path(scratch) / f"{name}.log").read_text(errors="replace"))
+            if code == NO_TESTS_SELECTED and each.may_select_nothing:
+                code = 0
+            print(pass_banner(each.name, each.env), flush=True)
+            sys.stdout.write((Path(scratch) / f"{each.name}.log").read_text(errors="replace"))
             sys.stdout.flush()
-            results.append(PassResult(name, code, _counts(Path(scratch) / f"{name}.xml")))
+            results.append(PassResult(each.name, code, _counts(Path(scratch) / f"{each.name}.xml")))
 
     print("\n=== backends exercised")
     print("  embedded pass: SQLite + in-memory state")

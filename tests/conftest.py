@@ -1,3 +1,4 @@
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -7,9 +8,29 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from routerproject.state import MemoryState, RedisState, get_state
-from tests.backends import postgres_problem, postgres_url, redis_problem, redis_url
+from tests.backends import (
+    RAN_IN_VARIABLE,
+    postgres_problem,
+    postgres_url,
+    redis_problem,
+    redis_url,
+)
 from tests.processes import free_port, project_env, running
 from tests.redis_topologies import SentinelSet, redis_cluster, redis_sentinel, topology_problem
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests whose processes choose their own backends give the same answer in every backend pass:
+    when the runner says another pass runs them, they are skipped here, with that reason."""
+    ran_in = os.environ.get(RAN_IN_VARIABLE)
+    if not ran_in:
+        return
+    reason = (
+        f"pass-independent (its processes choose their own backends): runs in the {ran_in} pass"
+    )
+    for item in items:
+        if item.get_closest_marker("pass_independent"):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

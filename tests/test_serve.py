@@ -9,7 +9,7 @@ import pytest
 
 from tests.processes import ROOT, free_port, prepare, project_env, running, wait_for_http
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.processes import (
     worker_pids,
 )
 
-pytestmark = [pytest.mark.processes]
+pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 PASSWORD = "worker-test-pass-123"
 

@@ -24,7 +24,7 @@ if _problem:
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 INSTANCE = {
     "name": "llama3:8b",

@@ -14,6 +14,8 @@ from tests.deploy.image import final_stage
 from tests.deploy.test_k8s import entrypoint_roles
 from tests.processes import ROOT, project_env
 
+pytestmark = pytest.mark.pass_independent
+
 DOCKER = ROOT / "docker"
 COMPOSE = DOCKER / "compose.yml"
 REQUIRED = {

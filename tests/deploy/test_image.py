@@ -14,7 +14,7 @@ from tests.deploy import manifests
 from tests.deploy.promql import uses
 from tests.processes import ROOT, free_port, running
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 ALERTS = ROOT / "docker" / "prometheus" / "alerts.yml"
 DASHBOARD = ROOT / "docker" / "grafana" / "routerproject-dashboard.json"

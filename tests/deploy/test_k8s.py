@@ -13,6 +13,8 @@ from tests.deploy import manifests
 from tests.deploy.image import final_stage
 from tests.processes import ROOT, project_env
 
+pytestmark = pytest.mark.pass_independent
+
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 # What every role needs from the Secret.
 SECRET_ENV = {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TINY_DANCER_AUTH_TOKEN"}

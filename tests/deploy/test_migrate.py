@@ -13,7 +13,7 @@ from routerproject.advisory_lock import MIGRATE_LOCK, lock_key
 from tests.backends import fresh_postgres_database
 from tests.deploy.conftest import role_env
 
-pytestmark = [pytest.mark.processes, pytest.mark.postgres]
+pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.pass_independent]
 
 
 @pytest.fixture

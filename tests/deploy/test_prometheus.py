@@ -9,6 +9,8 @@ import pytest
 
 from tests.processes import ROOT
 
+pytestmark = pytest.mark.pass_independent
+
 PROMETHEUS = ROOT / "docker" / "prometheus"
 RULE_TESTS = Path(__file__).with_name("alerts_test.yml")
 

@@ -10,7 +10,7 @@ import pytest
 from routing.resilience.breaker import BreakerState
 from tests.routing.resilience.stack import resilience_stack
 
-pytestmark = [pytest.mark.processes, pytest.mark.redis]
+pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.pass_independent]
 
 BREAKER = {"enabled": True, "failureThreshold": 2, "recoveryTimeout": 1000, "successThreshold": 1}
 

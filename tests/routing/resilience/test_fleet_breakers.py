@@ -13,7 +13,7 @@ from routing.resilience.breaker import BreakerConfig, BreakerState
 from routing.resilience.shared_breakers import breaker_key
 from tests.routing.resilience.stack import Stack, resilience_stack
 
-pytestmark = [pytest.mark.processes, pytest.mark.redis]
+pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.pass_independent]
 
 RECOVERY_MS = 60_000
 BREAKER = {

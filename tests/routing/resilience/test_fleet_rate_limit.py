@@ -7,7 +7,7 @@ import pytest
 
 from tests.routing.resilience.stack import resilience_stack
 
-pytestmark = [pytest.mark.processes, pytest.mark.redis]
+pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.pass_independent]
 
 LIMIT = 37
 REQUESTS = 300

@@ -12,7 +12,7 @@ from routing.resilience.breaker import BreakerState
 from tests.redis_topologies import redis_sentinel
 from tests.routing.resilience.stack import Stack, resilience_stack
 
-pytestmark = [pytest.mark.processes]
+pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 LIMIT = 37
 FAILING = {"x-fake-status": "500"}

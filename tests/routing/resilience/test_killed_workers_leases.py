@@ -15,7 +15,7 @@ from routerproject.state.base import LEASE_OWNER_TTL_SECONDS
 from tests.processes import worker_pids
 from tests.routing.resilience.stack import resilience_stack
 
-pytestmark = [pytest.mark.processes, pytest.mark.redis]
+pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.pass_independent]
 
 STREAMS = 6
 SLOW_STREAM = {"x-fake-chunks": "200", "x-fake-chunk-delay-ms": "200"}  # 40 s if left alone
