@@ -17,6 +17,9 @@ request), whichever checks are due.
   serves every later check of that request, whatever the intervals.
 - Sync callers that may follow a write of their own (the management API, jobs) ask for a `fresh`
   reading: always one round trip, never shared.
+- Keys that a request reads anyway before it is sent (its candidates' breakers and health bits) can
+  `ride_along` with the request's first reading, in the same MGET, and are handed out once by
+  `ridden`: a plain `/v1` request makes one round trip before it is sent.
 
 One outage policy: when the counters cannot be read, the check returns a reading that says so
 (`Reading.available` False, logged as degraded; the outage gate logs the outage itself once). It
@@ -33,7 +36,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +84,15 @@ class Reading:
 
 
 class _Request:
-    """The reading of the request under way (shared by the tasks the request starts)."""
+    """The reading of the request under way (shared by the tasks the request starts), and the keys
+    that ride along with its first check (`ride_along`)."""
 
-    __slots__ = ("reading",)
+    __slots__ = ("reading", "rider_values", "riders")
 
     def __init__(self) -> None:
         self.reading: Reading | None = None
+        self.riders: tuple[str, ...] = ()
+        self.rider_values: dict[str, str | None] | None = None
 
 
 _request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
@@ -188,12 +194,15 @@ class Generations:
         if reading is not None:
             return reading
         names, at = self.keys, self.clock()
+        riders = request.riders if request is not None else ()
         try:
-            values = await self.state().aget_many(names)
+            values = await self.state().aget_many(names + riders)
         except STATE_ERRORS as exc:
             reading = self._unavailable(exc, at)
         else:
-            reading = Reading(dict(zip(names, values, strict=True)), at)
+            reading = Reading(dict(zip(names, values[: len(names)], strict=True)), at)
+            if request is not None and riders:
+                request.rider_values = dict(zip(riders, values[len(names) :], strict=True))
         self._latest = reading
         if request is not None:
             request.reading = reading
@@ -236,6 +245,25 @@ def followed_keys() -> tuple[str, ...]:
 def forget() -> None:
     """Tests: forget every reading, and every follower drops its cache and is due again."""
     _generations.forget()
+
+
+def ride_along(keys: tuple[str, ...]) -> None:
+    """Keys (not counters) the request under way will read anyway: if its first check of the
+    counters is still to come, they are read in the same MGET, and `ridden` hands them out."""
+    request = _request.get()
+    if request is not None and request.reading is None:
+        request.riders = keys
+
+
+def ridden(keys: Sequence[str]) -> list[str | None] | None:
+    """The values of `keys` read with this request's check of the counters, once (a retry reads
+    again), or None when they were not: the caller reads them itself."""
+    request = _request.get()
+    values = request.rider_values if request is not None else None
+    if values is None or any(key not in values for key in keys):
+        return None
+    request.rider_values = None  # type: ignore[union-attr]
+    return [values[key] for key in keys]
 
 
 def one_reading_per_request(application: ASGIApp) -> ASGIApp:

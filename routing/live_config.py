@@ -235,6 +235,12 @@ def live_config_size() -> int:
     return len(config.services) + sum(len(s.instances) for s in config.services.values())
 
 
+def held_live_config() -> LiveConfig | None:
+    """The snapshot this process holds now, without looking at the generation (None before the
+    first build): for guesses that the real lookup confirms (`pipeline`'s ride-along keys)."""
+    return _holder.config
+
+
 async def aget_live_config() -> LiveConfig:
     return await _holder.get()
 

@@ -8,6 +8,7 @@ database outage has no snapshot to serve from) answers 503 in OpenAI's shape.
 import asyncio
 import logging
 import time
+from typing import Any
 
 from django.db import Error as DatabaseError
 from django.http import HttpRequest
@@ -15,10 +16,12 @@ from django.http.response import HttpResponseBase
 
 from monitoring import metrics
 from monitoring.live_settings import arefresh_view
+from routerproject import generations
 from routerproject.state import STATE_ERRORS
-from routing.live_config import aget_live_config
+from routing.live_config import aget_live_config, held_live_config
 from routing.neural_runtime import runtime
 from routing.resilience import retry
+from routing.resilience.shared_breakers import state_keys
 from routing.service_types import LoadBalancer
 
 from . import errors
@@ -32,11 +35,13 @@ from .payload import parse_model
 from .relay import RelayedStream
 
 logger = logging.getLogger(__name__)
+Parsed = tuple[str, dict[str, Any] | None]  # the model and the JSON payload (None: multipart)
 
 
 async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     # 3. The exchange: the request's id and clock, and what happens to it on the way.
     exchange = Exchange(request_id_of(request), service_type=endpoint.service_type)
+    parsed = _ride_along(request, endpoint)
     await arefresh_view()
     metrics.exchange_started(exchange.service_type)
     status = 500
@@ -49,7 +54,7 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     exchange.on_end = record
     # 4 to 10 in `_serve`; 11. a refusal, or a failure no step handled, answers in OpenAI's shape.
     try:
-        response = await _serve(request, endpoint, exchange)
+        response = await _serve(request, endpoint, exchange, parsed)
         # An upstream's answer relayed (its own 5xx or 429 included) is counted in the metrics;
         # Django would log each relayed 500 as the gateway's "Internal Server Error".
         response._has_been_logged = True  # type: ignore[attr-defined]
@@ -77,12 +82,14 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     return exchange.stamp(response)
 
 
-async def _serve(request: HttpRequest, endpoint: Endpoint, exchange: Exchange) -> HttpResponseBase:
+async def _serve(
+    request: HttpRequest, endpoint: Endpoint, exchange: Exchange, parsed: Parsed | None = None
+) -> HttpResponseBase:
     # 4. The API key (once per request), its service type and its own rate limit.
     await authenticate(request, endpoint.service_type, exchange)
     # 5. The model and payload, checked before anything is sent upstream.
     body = request.body
-    model, payload = parse_model(endpoint, request, body)
+    model, payload = parsed or parse_model(endpoint, request, body)
     # 6. The service and the model's candidates, from the live configuration.
     config = await aget_live_config()
     service = config.service(endpoint.service_type)
@@ -112,6 +119,29 @@ async def _serve(request: HttpRequest, endpoint: Endpoint, exchange: Exchange) -
         idempotent=retry.is_idempotent(request.headers),
     )
     return await attempts.answer(model, candidates, body, payload)
+
+
+def _ride_along(request: HttpRequest, endpoint: Endpoint) -> Parsed | None:
+    """3. (continued) The model, parsed once for the whole request, and its candidates' breakers and
+    health bits in the held snapshot, set to ride along with the request's check of the generations
+    (one MGET: a plain request makes one round trip before it is sent). A guess: step 6 looks the
+    candidates up in the live configuration, and `eligible` reads for itself whatever is missing.
+    Nothing is refused here: a body that does not parse is refused in its turn, after the key."""
+    config = held_live_config()
+    if endpoint.multipart or config is None:
+        return None
+    service = config.service(endpoint.service_type)
+    # The neural router picks its tier's candidates later; their breakers are read then.
+    if service is None or service.load_balancer == LoadBalancer.NEURAL:
+        return None
+    try:
+        parsed = parse_model(endpoint, request, request.body)
+    except errors.GatewayError:
+        return None
+    candidates = service.candidates(parsed[0])
+    if candidates:
+        generations.ride_along(state_keys(candidates))
+    return parsed
 
 
 def _store_of(error: BaseException) -> str:

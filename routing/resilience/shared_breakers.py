@@ -1,6 +1,7 @@
 """The breakers of the instances on the /v1 path, kept in shared state so every worker agrees.
 
-Per request: `eligible` reads every candidate's breaker and health bit in one round trip and keeps
+Per request: `eligible` reads every candidate's breaker and health bit in one round trip (the
+request's check of the generations, when they rode along with it, `generations.ride_along`) and keeps
 those that would be permitted (and are not known unhealthy); `apermit` takes the breaker's
 HALF_OPEN probe slot atomically for the one instance chosen (only when it is not CLOSED, so a
 healthy fleet pays no extra round trip); `arecord` feeds each attempt's outcome back.
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from routerproject import generations
 from routerproject.state import SharedState, get_state
 from routing.snapshot import BreakerSpec, InstanceSpec
 
@@ -43,6 +45,12 @@ def health_key(instance_id: str) -> str:
     return f"health:{instance_id}"
 
 
+def state_keys(instances: Sequence[InstanceSpec]) -> tuple[str, ...]:
+    """What `eligible` reads of the candidates: every breaker, then every health bit."""
+    ids = [i.instance_id for i in instances]
+    return tuple([breaker_key(i) for i in ids] + [health_key(i) for i in ids])
+
+
 def breaker_config(spec: BreakerSpec) -> BreakerConfig:
     return BreakerConfig(
         failure_threshold=spec.failure_threshold,
@@ -60,7 +68,11 @@ async def eligible(
     if not instances:
         return (), {}, 0.0
     ids = [i.instance_id for i in instances]
-    values = await state.aget_many([breaker_key(i) for i in ids] + [health_key(i) for i in ids])
+    keys = state_keys(instances)
+    # Read with the request's check of the generations when the pipeline let them ride along.
+    values = generations.ridden(keys)
+    if values is None:
+        values = await state.aget_many(keys)
     breakers = {i: pure.decode(raw) for i, raw in zip(ids, values[: len(ids)], strict=True)}
     healthy = [
         instance

@@ -1,6 +1,7 @@
 """One /v1 request through the ASGI application in-process: all its freshness checks together (the
 monitoring view, the API key cache, the live configuration, the neural router) cost at most one
-shared-state round trip."""
+shared-state round trip, and a plain request's candidates' breakers and health bits ride along in
+it: one round trip before the request is sent, one after (the breaker's record)."""
 
 import json
 from collections.abc import Sequence
@@ -99,8 +100,25 @@ def neural_chat(upstream, settings):
     generations.forget()
 
 
-async def ask(key: str) -> httpx.Response:
-    body = {"model": "auto", "messages": [{"role": "user", "content": "Say hello."}]}
+@pytest.fixture
+def plain_chat(upstream, settings):
+    """A model behind the random balancer, its breaker on."""
+    settings.GATEWAY_REQUIRE_API_KEY = True
+    breaker = {
+        "enabled": True,
+        "failureThreshold": 3,
+        "recoveryTimeout": 60000,
+        "successThreshold": 1,
+    }
+    service_type_update(name="chat", actor=None, load_balancer="random", circuit_breaker=breaker)
+    instance_add(service_type="chat", name="pair", base_url=upstream, actor=None)
+    generations.forget()
+    yield api_key_create(name="app")[1]
+    generations.forget()
+
+
+async def ask(key: str, model: str = "auto") -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         return await client.post(
@@ -138,3 +156,43 @@ async def test_a_key_revoked_elsewhere_is_refused_on_the_next_request(neural_cha
     await ApiKey.objects.aupdate(enabled=False)
     await sync_to_async(get_state().set)(API_KEYS_GENERATION, "from-another-worker")
     assert (await ask(neural_chat)).status_code == 401
+
+
+@pytest.mark.parametrize("interval", [0.0, 3600.0], ids=["every-check-due", "within-interval"])
+async def test_a_plain_request_makes_one_round_trip_before_it_is_sent_and_one_after(
+    plain_chat, round_trips, settings, interval
+):
+    settings.LIVE_CONFIG_CHECK_INTERVAL = interval
+    assert (await ask(plain_chat, "pair")).status_code == 200  # everything loaded once
+    round_trips.clear()
+
+    response = await ask(plain_chat, "pair")
+    assert response.status_code == 200
+    instance = response.headers["x-router-instance"]
+    assert [name for name, _ in round_trips] == ["aget_many", "arun_script"], round_trips
+    (_, before), (_, after) = round_trips
+    # The generations and the candidate's breaker and health bit, in one MGET.
+    assert before >= {GENERATION_KEY, API_KEYS_GENERATION, LEVEL_KEY}
+    assert before >= {f"breaker:{instance}", f"health:{instance}"}
+    assert after == {f"breaker:{instance}"}
+
+
+async def test_riders_are_read_with_the_first_check_and_handed_out_once():
+    """What rode along serves the first attempt only: a retry reads the breakers again, and keys
+    set to ride along after the check, or outside a request, are not read."""
+    await sync_to_async(get_state().set)("breaker:rider-a", "encoded")
+    seen = {}
+
+    async def app(scope, receive, send):
+        generations.ride_along(("breaker:rider-a", "health:rider-a"))
+        follower = generations.follow("gen:test-riders", interval=generations.every_request)
+        await follower.aread()
+        generations.ride_along(("breaker:late",))
+        seen["first"] = generations.ridden(["breaker:rider-a", "health:rider-a"])
+        seen["again"] = generations.ridden(["breaker:rider-a"])
+        seen["late"] = generations.ridden(["breaker:late"])
+
+    await generations.one_reading_per_request(app)({"type": "http"}, None, None)
+    assert seen == {"first": ["encoded", None], "again": None, "late": None}
+    generations.ride_along(("breaker:rider-a",))
+    assert generations.ridden(["breaker:rider-a"]) is None
