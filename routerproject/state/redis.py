@@ -16,8 +16,6 @@ from typing import Any, TypeVar
 
 import redis
 
-from routerproject import redis_urls
-
 from . import connections, lease_scripts
 from .base import LEASE_OWNER_TTL_SECONDS, AtomicScript, lease_owner, lease_owner_key
 from .outage import OUTAGE_RETRY_SECONDS, OutageGate
@@ -83,7 +81,6 @@ class RedisState:
         retry_after: float = OUTAGE_RETRY_SECONDS,
     ) -> None:
         self.url = url
-        self.kind = redis_urls.parse(url).kind
         self.prefix = connections.hash_tagged(prefix)
         self._timeout = socket_timeout
         self.gate = OutageGate(retry_after)
