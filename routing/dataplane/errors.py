@@ -1,10 +1,14 @@
-"""Answers the gateway makes itself, in OpenAI's error shape so SDKs raise their usual exceptions."""
+"""Answers the gateway makes itself, in OpenAI's error shape so SDKs raise their usual exceptions,
+with `x-should-retry` so that they retry only what another try may change."""
 
 import json
 import math
 from collections.abc import Mapping
 
 from django.http import HttpResponse
+
+# Statuses below 500 worth another try: a timeout, a conflict, a rate limit (OpenAI's SDKs' rule).
+RETRYABLE = frozenset({408, 409, 429})
 
 
 class GatewayError(Exception):
@@ -18,6 +22,7 @@ class GatewayError(Exception):
         param: str | None = None,
         retry_after: int | None = None,
         headers: Mapping[str, str] | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -27,6 +32,11 @@ class GatewayError(Exception):
         self.param = param
         self.retry_after = retry_after
         self.headers = dict(headers or {})
+        # What `x-should-retry` tells the SDKs (they act on it before their own status rule): by
+        # default what may pass (a limit, an outage, an upstream that failed), not bad input.
+        self.should_retry = (
+            should_retry if should_retry is not None else status in RETRYABLE or status >= 500
+        )
 
     def body(self) -> dict[str, dict[str, str | None]]:
         return {
@@ -44,6 +54,7 @@ class GatewayError(Exception):
         )
         if self.retry_after is not None:
             response["Retry-After"] = str(self.retry_after)
+        response["x-should-retry"] = "true" if self.should_retry else "false"
         for name, value in self.headers.items():
             response[name] = value
         return response
@@ -149,6 +160,7 @@ def upstream_too_large(instance_id: str, limit: int) -> GatewayError:
         f"({limit} bytes); it was cut.",
         kind="server_error",
         code="upstream_response_too_large",
+        should_retry=False,  # the same answer again would be cut again
     )
 
 
