@@ -95,6 +95,7 @@ def _instance(
         breaker=_breaker(instance.circuit_breaker) if instance.circuit_breaker else breaker,
         connect_timeout_s=service.connect_timeout_ms / 1000,
         request_timeout_s=service.request_timeout_ms / 1000,
+        created=int(instance.created_at.timestamp()),
     )
 
 

@@ -54,6 +54,7 @@ class InstanceSpec:
     breaker: BreakerSpec  # the instance's override, else its service's
     connect_timeout_s: float
     request_timeout_s: float
+    created: int = 0  # Unix seconds it was added: the `created` of its model in /v1/models
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,10 @@ class ServiceSpec:
 
     def candidates(self, model: str) -> tuple[InstanceSpec, ...]:
         return self.by_model.get(model, ())
+
+    def created(self, model: str) -> int:
+        """When the model's first enabled instance was added (what /api/models reports too)."""
+        return min((i.created for i in self.by_model.get(model, ())), default=0)
 
 
 @dataclass(frozen=True, slots=True)

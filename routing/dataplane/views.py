@@ -10,6 +10,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from routing.live_config import aget_live_config
+from routing.snapshot import LiveConfig
 
 from . import pipeline
 from .admission import authenticate
@@ -51,8 +52,10 @@ def proxy_view(route: str) -> View:
     return view
 
 
-def _model_entry(model: str, service_type: str) -> dict[str, object]:
-    return {"id": model, "object": "model", "created": 0, "owned_by": service_type}
+def _model_entry(config: LiveConfig, model: str, service_type: str) -> dict[str, object]:
+    service = config.service(service_type)
+    created = service.created(model) if service is not None else 0
+    return {"id": model, "object": "model", "created": created, "owned_by": service_type}
 
 
 @csrf_exempt
@@ -67,7 +70,7 @@ async def models(request: HttpRequest) -> HttpResponseBase:
         return _stamped(refusal.response(), request, started)
     config = await aget_live_config()
     data = [
-        _model_entry(model, service)
+        _model_entry(config, model, service)
         for model, service, _ in config.models()
         if principal is None or principal.allows(service)
     ]
@@ -88,7 +91,7 @@ async def model(request: HttpRequest, model_id: str) -> HttpResponseBase:
     for name, service, _ in config.models():
         if name == model_id and (principal is None or principal.allows(service)):
             response = HttpResponse(
-                json.dumps(_model_entry(name, service)), content_type="application/json"
+                json.dumps(_model_entry(config, name, service)), content_type="application/json"
             )
             return _stamped(response, request, started)
     return _stamped(
