@@ -259,10 +259,12 @@ def ridden(keys: Sequence[str]) -> list[str | None] | None:
     """The values of `keys` read with this request's check of the counters, once (a retry reads
     again), or None when they were not: the caller reads them itself."""
     request = _request.get()
-    values = request.rider_values if request is not None else None
-    if values is None or any(key not in values for key in keys):
+    if request is None or request.rider_values is None:
         return None
-    request.rider_values = None  # type: ignore[union-attr]
+    values = request.rider_values
+    if any(key not in values for key in keys):
+        return None
+    request.rider_values = None
     return [values[key] for key in keys]
 
 

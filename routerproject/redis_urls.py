@@ -30,7 +30,6 @@ DEFAULT_PORTS = {CLUSTER: 6379, SENTINEL: 26379}
 @dataclass(frozen=True)
 class RedisTarget:
     kind: str
-    url: str  # as given; for one server, what redis-py's `from_url` takes
     nodes: tuple[tuple[str, int], ...] = ()  # cluster nodes or Sentinels
     primary: str = ""  # Sentinel: the monitored primary's name
     db: int = 0
@@ -58,7 +57,7 @@ def parse(url: str) -> RedisTarget:
         raise ValueError(f"REDIS_URL {mask(url)!r}: the scheme must be one of {known}")
     kind, tls = _SCHEMES[scheme]
     if kind == STANDALONE:
-        return RedisTarget(kind, url, tls=tls)
+        return RedisTarget(kind, tls=tls)
     parts = urlsplit(url)
     userinfo, _, hosts = parts.netloc.rpartition("@")
     username, _, password = userinfo.partition(":")
@@ -78,7 +77,6 @@ def parse(url: str) -> RedisTarget:
         db = int(path[0])
     return RedisTarget(
         kind,
-        url,
         nodes=nodes,
         primary=primary,
         db=db,
