@@ -1,4 +1,5 @@
-"""A simulated model backend: a plain ASGI app (no Django) answering OpenAI's and Ollama's endpoints.
+"""A simulated model backend: a plain ASGI app (no Django) answering OpenAI's, Azure OpenAI's,
+Anthropic's and Ollama's endpoints.
 
 Tests, the demo of `make run` and the benchmark point the gateway at it. See `app.FakeUpstream`.
 """

@@ -6,6 +6,8 @@ import struct
 import time
 from typing import Any
 
+from . import tools
+
 ANSWER = "This is a simulated answer from the fake upstream, split into chunks for streaming."
 EMBEDDING_DIMENSIONS = 8
 # A 1x1 transparent PNG: small, valid, recognisable.
@@ -69,6 +71,44 @@ def chat_chunk(model: str, delta: dict[str, Any], finish_reason: str | None) -> 
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
     }
+
+
+def chat_tool_call(model: str, name: str, arguments: str) -> dict[str, Any]:
+    """A chat completion that calls `name` with `arguments` (a JSON string) instead of answering."""
+    answer = chat_completion(model)
+    choice = answer["choices"][0]
+    choice["finish_reason"] = "tool_calls"
+    choice["message"] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": tools.CHAT_CALL_ID,
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            }
+        ],
+    }
+    return answer
+
+
+def chat_tool_call_chunks(model: str, name: str, arguments: str) -> list[dict[str, Any]]:
+    """The streamed form of `chat_tool_call`: role, the call's head, its arguments in two pieces,
+    then the finish reason."""
+    head = {
+        "index": 0,
+        "id": tools.CHAT_CALL_ID,
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": None}, {"tool_calls": [head]}]
+    deltas += [
+        {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+        for piece in tools.halves(arguments)
+    ]
+    chunks = [chat_chunk(model, delta, None) for delta in deltas]
+    chunks.append(chat_chunk(model, {}, "tool_calls"))
+    return chunks
 
 
 def completion(

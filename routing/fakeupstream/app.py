@@ -1,13 +1,24 @@
 """The simulated backend as a bare ASGI callable: fast enough never to be a benchmark's bottleneck.
 
+Routes, each answered deterministically in its upstream's own shape:
+- OpenAI's under `/v1` (or GPUStack's `/v1-openai`): models, chat completions (a call of the first
+  tool when the request offers tools, text after the tool's result), completions, embeddings,
+  rerank, audio, images, and `/v1/responses` (marked `x-fake-upstream-api: responses`);
+- Azure OpenAI's `/openai/deployments/{deployment}/{route}?api-version=...` for those routes, the
+  deployment standing in for a missing model, 404 "Resource not found" without an api-version;
+- Anthropic's `/v1/messages` and `/v1/messages/count_tokens`, with its required headers, its
+  stream events and its error bodies;
+- Ollama's `/api/chat`, `/api/embed` and `/api/tags`.
+
 Behaviour comes from the command line (`Behaviour`) and can be overridden per request by control
 headers, so one process serves every test scenario:
 - `x-fake-latency-ms`: wait before answering (before the first chunk when streaming);
-- `x-fake-status`: answer this status with an OpenAI-style error body;
+- `x-fake-status`: answer this status with an error body (Anthropic's shape on its routes, else
+  OpenAI's);
 - `x-fake-chunks`, `x-fake-chunk-delay-ms`: shape of a streamed answer;
 - `x-fake-error-bytes`: with `x-fake-status`, an error body of that many bytes, sent chunked;
 - `x-fake-response-headers`: a JSON list of [name, value] pairs added to the answer's headers.
-`GET /_fake/last` returns the last request received (method, path, headers, body) and
+`GET /_fake/last` returns the last request received (method, path, query, headers, body) and
 `GET /_fake/stats` counts requests and streams, including those the client abandoned.
 """
 
@@ -17,21 +28,16 @@ import contextlib
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import answers
+from . import answers, anthropic, asgi, azure, responses, tools
+from .asgi import Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-JSON = b"application/json"
 # Providers that serve the OpenAI API under another prefix (GPUStack) answer the same here.
 _PREFIXES = re.compile(r"^/(v1-openai|v1)(?=/)")
 _MODEL_PART = re.compile(rb'name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n')
+_ANTHROPIC_ROUTES = frozenset({"/messages", "/messages/count_tokens"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,16 @@ class Behaviour:
         return replace(self, **changes) if changes else self
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    route: str  # the OpenAI-style route: prefix and Azure deployment path taken off
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    dialect: str  # "openai" or "anthropic": the shape of its error bodies
+    deployment: str | None  # Azure's deployment, the model when the body names none
+
+
 class FakeUpstream:
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
@@ -72,11 +88,11 @@ class FakeUpstream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await asgi.lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        body = await asgi.read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
         if path.startswith("/_fake/") or path == "/health":
@@ -85,7 +101,21 @@ class FakeUpstream:
         self.stats["requests"] += 1
         self._record(scope, headers, body)
         if "x-fake-response-headers" in headers:
-            send = _adding_headers(send, json.loads(headers["x-fake-response-headers"]))
+            send = asgi.adding_headers(send, json.loads(headers["x-fake-response-headers"]))
+        route, deployment = _PREFIXES.sub("", path), None
+        on_azure = azure.deployment_route(path)
+        if on_azure is not None:
+            deployment, route = on_azure
+            if not azure.answerable(route, scope.get("query_string", b"")):
+                await asgi.json_answer(send, azure.NOT_FOUND, 404)
+                return
+        if route == "/responses":
+            send = asgi.adding_headers(send, [list(responses.UPSTREAM_API)])
+        dialect = "anthropic" if route in _ANTHROPIC_ROUTES else "openai"
+        refused = anthropic.refusal(headers) if dialect == "anthropic" else None
+        if refused is not None:
+            await asgi.json_answer(send, refused[1], refused[0])
+            return
         behaviour = self.behaviour.overridden_by(headers)
         if behaviour.latency_ms:
             await asyncio.sleep(behaviour.latency_ms / 1000)
@@ -93,93 +123,115 @@ class FakeUpstream:
         if not status and behaviour.error_rate and random.random() < behaviour.error_rate:
             status = behaviour.error_status
         if status >= 400 and "x-fake-error-bytes" in headers:
-            await _chunked(send, status, int(headers["x-fake-error-bytes"]))
+            await asgi.chunked(send, status, int(headers["x-fake-error-bytes"]))
             return
         if status >= 400:
-            await _json(send, answers.error(f"simulated failure {status}", status), status)
+            await _error(send, dialect, f"simulated failure {status}", status)
             return
         await self._answer(
-            _PREFIXES.sub("", path), scope["method"], headers, body, behaviour, receive, send
+            _Request(route, scope["method"], headers, body, dialect, deployment),
+            behaviour,
+            receive,
+            send,
         )
 
     async def _answer(
-        self,
-        route: str,
-        method: str,
-        headers: dict[str, str],
-        body: bytes,
-        behaviour: Behaviour,
-        receive: Receive,
-        send: Send,
+        self, call: _Request, behaviour: Behaviour, receive: Receive, send: Send
     ) -> None:
+        route, method = call.route, call.method
         if method == "GET" and route == "/models":
-            await _json(send, answers.models(list(behaviour.models)))
+            await asgi.json_answer(send, answers.models(list(behaviour.models)))
             return
         if method == "GET" and route == "/api/tags":
-            await _json(send, {"models": [{"name": m, "model": m} for m in behaviour.models]})
+            await asgi.json_answer(
+                send, {"models": [{"name": m, "model": m} for m in behaviour.models]}
+            )
             return
         if method != "POST":
-            await _json(send, answers.error(f"no route for {method} {route}", 404), 404)
+            await _error(send, call.dialect, f"no route for {method} {route}", 404)
             return
-        if headers.get("content-type", "").startswith("multipart/form-data"):
-            found = _MODEL_PART.search(body)
-            request: dict[str, Any] = {
-                "model": found.group(1).decode(errors="replace") if found else ""
-            }
+        if call.headers.get("content-type", "").startswith("multipart/form-data"):
+            found = _MODEL_PART.search(call.body)
+            request: Any = {"model": found.group(1).decode(errors="replace") if found else ""}
         else:
             try:
-                request = json.loads(body or b"{}")
+                request = json.loads(call.body or b"{}")
             except ValueError:
-                await _json(send, answers.error("body is not JSON", 400), 400)
+                await _error(send, call.dialect, "body is not JSON", 400)
                 return
+        if not isinstance(request, dict):
+            await _error(send, call.dialect, "body is not a JSON object", 400)
+            return
         model = str(request.get("model", ""))
+        if call.deployment is not None and not request.get("model"):
+            model = call.deployment
         streaming = bool(request.get("stream"))
         if route == "/chat/completions":
+            tool_call = tools.chat_call(request)
             if streaming:
-                await self._stream_chat(model, request, behaviour, receive, send)
+                await self._stream_chat(model, request, tool_call, behaviour, receive, send)
+            elif tool_call is not None:
+                name, arguments = tool_call
+                await asgi.json_answer(
+                    send, answers.chat_tool_call(model, name, tools.serialised(arguments))
+                )
             else:
-                await _json(send, answers.chat_completion(model))
+                await asgi.json_answer(send, answers.chat_completion(model))
+        elif route in _ANTHROPIC_ROUTES:
+            await self._answer_anthropic(route, request, behaviour, receive, send)
+        elif route == "/responses":
+            if streaming:
+                events = responses.stream_events(model, request, behaviour.chunks)
+                await self._stream(events, b"text/event-stream", behaviour, receive, send)
+            else:
+                await asgi.json_answer(send, responses.response(model, request))
         elif route == "/completions":
             if streaming:
                 await self._stream_completion(model, behaviour, receive, send)
             else:
-                await _json(send, answers.completion(model))
+                await asgi.json_answer(send, answers.completion(model))
         elif route == "/embeddings":
-            await _json(send, answers.embeddings(model, request))
+            await asgi.json_answer(send, answers.embeddings(model, request))
         elif route == "/rerank":
-            await _json(send, answers.rerank(model, request))
+            await asgi.json_answer(send, answers.rerank(model, request))
         elif route == "/audio/speech":
-            await _respond(send, 200, b"audio/wav", answers.WAV_HEADER)
+            await asgi.respond(send, 200, b"audio/wav", answers.WAV_HEADER)
         elif route == "/audio/transcriptions":
-            await _json(send, answers.transcription())
+            await asgi.json_answer(send, answers.transcription())
         elif route in ("/images/generations", "/images/edits"):
-            await _json(send, answers.images(int(request.get("n") or 1)))
+            await asgi.json_answer(send, answers.images(int(request.get("n") or 1)))
         elif route == "/api/chat":
             # Ollama streams unless told not to.
             if request.get("stream", True):
                 await self._stream_ollama(model, behaviour, receive, send)
             else:
-                await _json(send, answers.ollama_chat(model, answers.ANSWER, done=True))
+                await asgi.json_answer(send, answers.ollama_chat(model, answers.ANSWER, done=True))
         elif route == "/api/embed":
-            await _json(send, answers.ollama_embed(model, request))
+            await asgi.json_answer(send, answers.ollama_embed(model, request))
         else:
-            await _json(send, answers.error(f"no route for POST {route}", 404), 404)
+            await asgi.json_answer(send, answers.error(f"no route for POST {route}", 404), 404)
 
     async def _stream_chat(
         self,
         model: str,
         request: dict[str, Any],
+        tool_call: tuple[str, dict[str, Any]] | None,
         behaviour: Behaviour,
         receive: Receive,
         send: Send,
     ) -> None:
-        events = [answers.chat_chunk(model, {"role": "assistant", "content": ""}, None)]
-        events += [
-            answers.chat_chunk(model, {"content": piece}, None)
-            for piece in answers.split_answer(behaviour.chunks)
-        ]
-        events.append(answers.chat_chunk(model, {}, "stop"))
-        if (request.get("stream_options") or {}).get("include_usage"):
+        if tool_call is not None:
+            name, arguments = tool_call
+            events = answers.chat_tool_call_chunks(model, name, tools.serialised(arguments))
+        else:
+            events = [answers.chat_chunk(model, {"role": "assistant", "content": ""}, None)]
+            events += [
+                answers.chat_chunk(model, {"content": piece}, None)
+                for piece in answers.split_answer(behaviour.chunks)
+            ]
+            events.append(answers.chat_chunk(model, {}, "stop"))
+        options = request.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
             final = answers.chat_chunk(model, {}, None)
             final["choices"] = []
             final["usage"] = answers.chat_completion(model)["usage"]
@@ -188,6 +240,26 @@ class FakeUpstream:
         await self._stream(
             [*payloads, b"data: [DONE]\n\n"], b"text/event-stream", behaviour, receive, send
         )
+
+    async def _answer_anthropic(
+        self,
+        route: str,
+        request: dict[str, Any],
+        behaviour: Behaviour,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        counting = route == "/messages/count_tokens"
+        problem = anthropic.invalid(request, counting=counting)
+        if problem is not None:
+            await _error(send, "anthropic", problem, 400)
+        elif counting:
+            await asgi.json_answer(send, anthropic.count_tokens(request))
+        elif request.get("stream"):
+            events = anthropic.stream_events(request["model"], request, behaviour.chunks)
+            await self._stream(events, b"text/event-stream", behaviour, receive, send)
+        else:
+            await asgi.json_answer(send, anthropic.message(request["model"], request))
 
     async def _stream_completion(
         self, model: str, behaviour: Behaviour, receive: Receive, send: Send
@@ -274,79 +346,24 @@ class FakeUpstream:
 
     async def _control(self, path: str, send: Send) -> None:
         if path == "/_fake/last":
-            await _json(send, self.last)
+            await asgi.json_answer(send, self.last)
         elif path == "/_fake/stats":
-            await _json(send, self.stats)
+            await asgi.json_answer(send, self.stats)
         elif path == "/_fake/reset":
             self.last = {}
             for key in self.stats:
                 self.stats[key] = 0
-            await _json(send, self.stats)
+            await asgi.json_answer(send, self.stats)
         elif path == "/health":
-            await _json(send, {"status": "ok"})
+            await asgi.json_answer(send, {"status": "ok"})
         else:
-            await _json(send, answers.error(f"no control route {path}", 404), 404)
+            await asgi.json_answer(send, answers.error(f"no control route {path}", 404), 404)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
-    parts = [body]
-    while message.get("more_body"):
-        message = await receive()
-        parts.append(message.get("body", b""))
-    return b"".join(parts)
-
-
-async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+async def _error(send: Send, dialect: str, message: str, status: int) -> None:
+    body = (
+        anthropic.error(message, status)
+        if dialect == "anthropic"
+        else answers.error(message, status)
     )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _chunked(send: Send, status: int, size: int) -> None:
-    """A body of `size` bytes without a Content-Length, 64 KiB per message."""
-    await send(
-        {"type": "http.response.start", "status": status, "headers": [(b"content-type", JSON)]}
-    )
-    chunk = b" " * (64 * 1024)
-    with contextlib.suppress(OSError):
-        for start in range(0, size, len(chunk)):
-            body = chunk[: size - start]
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _adding_headers(send: Send, pairs: list[list[str]]) -> Send:
-    extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
-
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message["headers"], *extra]}
-        await send(message)
-
-    return sending
-
-
-async def _json(send: Send, payload: Any, status: int = 200) -> None:
-    await _respond(send, status, JSON, json.dumps(payload).encode())
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    await asgi.json_answer(send, body, status)
