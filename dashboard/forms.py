@@ -59,6 +59,10 @@ class ServiceTypeForm(forms.Form):
     fallback = JSONTextField(
         label="Fallback (JSON)", help_text='null, or {"models": ["llama3:8b"]}'
     )
+    aliases = JSONTextField(
+        label="Model aliases (JSON)",
+        help_text='Names clients may send for a model: {"gpt-4o": "llama3:70b"}',
+    )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +83,13 @@ class InstanceForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True)
     adapter = forms.ChoiceField(choices=_choices(Adapter), initial=Adapter.OPENAI.value)
     path = forms.CharField(max_length=300, required=False, help_text="Upstream path override.")
+    upstream_model = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Upstream model",
+        help_text="The name sent upstream (an Azure deployment, a provider's name); empty: the "
+        "name clients send.",
+    )
     tier = forms.ChoiceField(
         choices=_choices(Tier, blank="(none)"), required=False, help_text="For neural routing."
     )

@@ -162,6 +162,38 @@ def clean_headers(value: Any, field: str = "headers") -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
+MAX_MODEL_NAME = 200
+
+
+def clean_aliases(value: Any, field: str = "aliases") -> dict[str, str]:
+    """Client-facing model names and the model each stands for: non-empty single-line names, an
+    alias never naming itself."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError({field: ["Must be an object of alias names to model names."]})
+    for alias, model in value.items():
+        for name in (alias, model):
+            if (
+                not isinstance(name, str)
+                or not name.strip()
+                or name != name.strip()
+                or len(name) > MAX_MODEL_NAME
+                or CONTROL_CHARACTERS.search(name)
+            ):
+                raise ValidationError(
+                    {
+                        f"{field}.{alias}": [
+                            f"Alias and model must be model names (1 to {MAX_MODEL_NAME} "
+                            "characters, no surrounding spaces or control characters)."
+                        ]
+                    }
+                )
+        if alias == model:
+            raise ValidationError({f"{field}.{alias}": ["An alias cannot name itself."]})
+    return dict(value)
+
+
 def clean_single_line(value: Any, field: str) -> Any:
     """Names, keys and paths that end up in headers, URLs and logs: no control characters."""
     if isinstance(value, str) and CONTROL_CHARACTERS.search(value):

@@ -25,5 +25,22 @@ def demo_services(upstream: str) -> dict[str, Any]:
     services["chat"]["instances"] += [
         {"name": "demo-small", "baseUrl": upstream, "tier": "lightweight"},
         {"name": "demo-large", "baseUrl": upstream, "tier": "powerful"},
+        # The simulated backend answers as Anthropic's Messages API and as an Azure deployment.
+        {
+            "name": "demo-claude",
+            "baseUrl": upstream,
+            "adapter": "anthropic",
+            "apiKey": "sk-ant-demo-upstream",
+        },
+        {
+            "name": "demo-azure",
+            "baseUrl": upstream,
+            "adapter": "azure",
+            "apiKey": "demo-azure-upstream",
+            "upstreamModel": "demo-deployment",
+        },
+        {"name": "demo-moderation", "baseUrl": upstream},
     ]
+    # Names clients already send, served by the demo's models.
+    services["chat"]["aliases"] = {"gpt-4o-mini": "demo-chat", "claude-haiku-4-5": "demo-claude"}
     return services

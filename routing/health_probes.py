@@ -1,7 +1,8 @@
 """Health probes of instances: one HTTP GET each, all at once, each bounded by its own timeout.
 
 An instance is probed at its adapter's model-list route (`GET /v1/models` for the OpenAI family,
-`/v1-openai/models` for GPUStack, `/api/tags` for Ollama) with its credential and headers. It is
+`/v1-openai/models` for GPUStack, `/api/tags` for Ollama, `/openai/models` for Azure) with its
+credential, sent as its adapter sends it, and its headers. It is
 healthy when it answers below 500 (it is up and speaking HTTP; a 401 is a configuration matter the
 requests themselves will show), unhealthy on a 5xx, a connection failure or no answer in time.
 No ORM here: `routing.tasks.probe_instances` reads the instances and records the results.
@@ -12,7 +13,11 @@ Probes go through the data plane's client, so through the same connect-time dest
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
+from django.conf import settings
+
+from routing.dataplane.adapters.anthropic import ANTHROPIC_VERSION
 from routing.dataplane.adapters.base import join_url
 from routing.dataplane.client import UpstreamError, send_upstream
 from routing.service_types import Adapter
@@ -31,11 +36,26 @@ def probe_url(adapter: str, base_url: str) -> str:
         return base_url.rstrip("/") + "/api/tags"
     if adapter == Adapter.GPUSTACK:
         return join_url(base_url, "/v1-openai", "/models")
+    if adapter == Adapter.AZURE:
+        version = quote(settings.AZURE_OPENAI_API_VERSION, safe="")
+        return f"{base_url.rstrip('/')}/openai/models?api-version={version}"
     return join_url(base_url, "/v1", "/models")
 
 
-def probe_headers(api_key: str, headers: Mapping[str, str] | None) -> dict[str, str]:
-    sent = {"authorization": f"Bearer {api_key}"} if api_key else {}
+# How each adapter sends the instance's credential (`adapters/`), for the probe to send it alike.
+_CREDENTIAL_HEADERS: dict[str, tuple[str, str]] = {
+    Adapter.ANTHROPIC: ("x-api-key", ""),
+    Adapter.AZURE: ("api-key", ""),
+}
+
+
+def probe_headers(
+    api_key: str, headers: Mapping[str, str] | None, adapter: str = Adapter.OPENAI
+) -> dict[str, str]:
+    name, scheme = _CREDENTIAL_HEADERS.get(adapter, ("authorization", "Bearer "))
+    sent = {name: scheme + api_key} if api_key else {}
+    if adapter == Adapter.ANTHROPIC:
+        sent["anthropic-version"] = ANTHROPIC_VERSION
     sent.update({name.lower(): value for name, value in (headers or {}).items()})
     return sent
 

@@ -89,6 +89,7 @@ def _instance(
         enabled=instance.enabled,
         adapter=instance.adapter,
         path=instance.path,
+        upstream_model=instance.upstream_model,
         headers=MappingProxyType(dict(instance.headers or {})),
         tier=instance.tier,
         rate_limit=_rate_limit(instance.rate_limit),
@@ -109,6 +110,10 @@ def _service(service: ServiceType) -> ServiceSpec:
             by_model.setdefault(instance.name, []).append(instance)
             if instance.tier:
                 by_tier.setdefault(instance.tier, []).append(instance)
+    # An alias serves its model's instances; a model an instance itself serves keeps its own.
+    for alias, model in (service.aliases or {}).items():
+        if alias not in by_model and model in by_model:
+            by_model[alias] = by_model[model]
     return ServiceSpec(
         service_type=service.name,
         load_balancer=service.load_balancer,

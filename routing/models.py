@@ -58,6 +58,9 @@ class ServiceType(models.Model):
     request_timeout_ms = models.PositiveIntegerField(
         default=120_000, validators=[MinValueValidator(1), MaxValueValidator(3_600_000)]
     )
+    aliases = models.JSONField(
+        default=dict, blank=True, help_text="Client-facing model names -> the model they stand for."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,6 +75,7 @@ class ServiceType(models.Model):
         _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)
         _clean_into(errors, self, "circuit_breaker", config_schema.clean_breaker)
         _clean_into(errors, self, "fallback", config_schema.clean_fallback)
+        _clean_into(errors, self, "aliases", config_schema.clean_aliases)
         if errors:
             raise ValidationError(errors)
 
@@ -89,6 +93,12 @@ class ServiceInstance(models.Model):
     enabled = models.BooleanField(default=True)
     adapter = models.CharField(max_length=16, choices=_choices(Adapter), default=Adapter.OPENAI)
     path = models.CharField(max_length=300, blank=True, help_text="Upstream path override.")
+    upstream_model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The model name sent upstream (an Azure deployment, a provider's own name); "
+        "blank: the name clients send.",
+    )
     headers = models.JSONField(default=dict, blank=True)
     tier = models.CharField(max_length=16, choices=_choices(Tier), blank=True)
     rate_limit = models.JSONField(null=True, blank=True)
@@ -121,7 +131,7 @@ class ServiceInstance(models.Model):
             errors["path"] = [ValidationError("Must start with '/'.")]
         if self.name != self.name.strip() or not self.name:
             errors["name"] = [ValidationError("Must be a model name without surrounding spaces.")]
-        for attr in ("name", "path", "api_key"):
+        for attr in ("name", "path", "api_key", "upstream_model"):
             _clean_into(errors, self, attr, config_schema.clean_single_line)
         _clean_into(errors, self, "base_url", config_schema.clean_base_url)
         _clean_into(errors, self, "headers", config_schema.clean_headers)

@@ -18,6 +18,7 @@ SERVICE_FIELDS = {
     "retries": "retries",
     "connectTimeout": "connect_timeout_ms",
     "requestTimeout": "request_timeout_ms",
+    "aliases": "aliases",
 }
 INSTANCE_FIELDS = {
     "name": "name",
@@ -27,6 +28,7 @@ INSTANCE_FIELDS = {
     "enabled": "enabled",
     "adapter": "adapter",
     "path": "path",
+    "upstreamModel": "upstream_model",
     "headers": "headers",
     "tier": "tier",
     "rateLimit": "rate_limit",

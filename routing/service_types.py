@@ -54,6 +54,8 @@ class Adapter(StrEnum):
     GPUSTACK = "gpustack"
     XINFERENCE = "xinference"
     LOCALAI = "localai"
+    ANTHROPIC = "anthropic"
+    AZURE = "azure"
 
 
 class Tier(StrEnum):

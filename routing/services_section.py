@@ -41,6 +41,17 @@ def _model_fields(content: dict[str, Any], table: dict[str, str], where: str) ->
     return {table[api]: value for api, value in content.items() if api in table}
 
 
+def _stored_fields(
+    model: type[Any], content: dict[str, Any], table: dict[str, str]
+) -> dict[str, Any]:
+    """The model fields of validated content; a field that a version written before it existed
+    does not name takes its default."""
+    return {
+        field: content[api] if api in content else model._meta.get_field(field).get_default()
+        for api, field in table.items()
+    }
+
+
 def services_validate(content: Any) -> dict[str, Any]:
     """Check a whole `services` section as full_clean would, without touching the database."""
     if not isinstance(content, dict):
@@ -81,7 +92,7 @@ def services_load(content: dict[str, Any]) -> None:
     ServiceType.objects.exclude(name__in=list(content)).delete()
     for name, body in content.items():
         service, _ = ServiceType.objects.update_or_create(
-            name=name, defaults={field: body[api] for api, field in SERVICE_FIELDS.items()}
+            name=name, defaults=_stored_fields(ServiceType, body, SERVICE_FIELDS)
         )
         wanted = {(i["name"], i["baseUrl"]): i for i in body.get("instances", [])}
         stored = {(i.name, i.base_url): i for i in service.instances.all()}
@@ -95,7 +106,7 @@ def services_load(content: dict[str, Any]) -> None:
                 service_type=service,
                 name=model,
                 base_url=base_url,
-                defaults={field: item[api] for api, field in INSTANCE_FIELDS.items()},
+                defaults=_stored_fields(ServiceInstance, item, INSTANCE_FIELDS),
             )
 
 

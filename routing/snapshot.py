@@ -55,6 +55,12 @@ class InstanceSpec:
     connect_timeout_s: float
     request_timeout_s: float
     created: int = 0  # Unix seconds it was added: the `created` of its model in /v1/models
+    upstream_model: str = ""  # the model name sent upstream, "" for `name`
+
+    @property
+    def sent_model(self) -> str:
+        """The model an upstream request names: what the instance is asked for upstream."""
+        return self.upstream_model or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,7 @@ class ServiceSpec:
     connect_timeout_s: float
     request_timeout_s: float
     instances: tuple[InstanceSpec, ...]  # every instance, enabled or not, in a stable order
-    by_model: Mapping[str, tuple[InstanceSpec, ...]]  # enabled instances per model name
+    by_model: Mapping[str, tuple[InstanceSpec, ...]]  # enabled instances per model name or alias
     # Enabled instances per tier (lightweight/powerful), for `neural` services.
     by_tier: Mapping[str, tuple[InstanceSpec, ...]] = field(
         default_factory=lambda: MappingProxyType({})

@@ -37,7 +37,9 @@ def probe_instances() -> dict[str, int]:
             key=instance.pk,
             instance_id=instance.instance_id,
             url=health_probes.probe_url(instance.adapter, instance.base_url),
-            headers=health_probes.probe_headers(instance.api_key, instance.headers),
+            headers=health_probes.probe_headers(
+                instance.api_key, instance.headers, instance.adapter
+            ),
         )
         for instance in selectors.instance_probe_list()
     ]

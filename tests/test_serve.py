@@ -159,3 +159,76 @@ def test_the_first_curl_gets_an_answer_from_the_demo_backend(embedded_server):
     assert routed.headers["x-router-decision"] in ("lightweight", "powerful")
     refused = httpx.post(f"{base}/v1/chat/completions", json={"model": "demo-chat"})
     assert refused.status_code == 401
+
+
+# The README's client sections, as written there, against `make run`'s demo configuration.
+
+
+def test_the_readme_openai_responses_example_works(embedded_server):
+    import openai
+
+    base, _, demo_key = embedded_server
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=demo_key, max_retries=0)
+    first = client.responses.create(model="demo-chat", input="Say hi.", instructions="Be brief.")
+    assert first.output_text
+    follow_up = client.responses.create(
+        model="demo-chat", input="And again.", previous_response_id=first.id
+    )
+    assert follow_up.output_text and follow_up.previous_response_id == first.id
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    called = client.responses.create(model="demo-chat", input="Weather in Paris?", tools=[weather])
+    call = next(item for item in called.output if item.type == "function_call")
+    answered = client.responses.create(
+        model="demo-chat",
+        previous_response_id=called.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+    )
+    assert answered.output_text
+    with client.responses.stream(model="demo-chat", input="Say hi.") as stream:
+        streamed = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+    assert streamed == first.output_text
+
+
+def test_the_readme_anthropic_example_works(embedded_server):
+    import anthropic
+
+    base, _, demo_key = embedded_server
+    client = anthropic.Anthropic(base_url=base, api_key=demo_key, max_retries=0)
+    for model in ("demo-chat", "claude-haiku-4-5"):  # translated, then passed through
+        message = client.messages.create(
+            model=model, max_tokens=256, messages=[{"role": "user", "content": "Say hi."}]
+        )
+        assert message.content[0].text and message.stop_reason == "end_turn"
+    with client.messages.stream(
+        model="demo-chat", max_tokens=256, messages=[{"role": "user", "content": "Say hi."}]
+    ) as stream:
+        assert "".join(stream.text_stream) == message.content[0].text
+
+
+def test_the_readme_langchain_examples_work(embedded_server):
+    from langchain_anthropic import ChatAnthropic
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    base, _, demo_key = embedded_server
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "sunny"
+
+    responses = ChatOpenAI(
+        model="demo-chat", base_url=f"{base}/v1", api_key=demo_key, use_responses_api=True
+    )
+    assert responses.invoke("Say hi.").text
+    called = responses.bind_tools([get_weather]).invoke("Weather in Paris?")
+    assert called.tool_calls[0]["name"] == "get_weather"
+    claude = ChatAnthropic(model="demo-chat", base_url=base, api_key=demo_key, max_tokens=256)
+    assert claude.invoke("Say hi.").text
+    assert "".join(chunk.text for chunk in claude.stream("Say hi."))
+    called = claude.bind_tools([get_weather]).invoke("Weather in Paris?")
+    assert called.tool_calls[0]["name"] == "get_weather"

@@ -27,7 +27,7 @@ from ..forms import InstanceForm, ServiceTypeForm
 from .confirmation import confirm_page
 
 SERVICE_FORM_FIELDS = ("load_balancer", "retries", "connect_timeout_ms", "request_timeout_ms")
-SERVICE_JSON_FIELDS = ("rate_limit", "circuit_breaker", "fallback")
+SERVICE_JSON_FIELDS = ("rate_limit", "circuit_breaker", "fallback", "aliases")
 
 
 def _saved(request: HttpRequest, what: str) -> HttpResponse:

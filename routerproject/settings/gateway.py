@@ -1,6 +1,6 @@
 """The /v1 data plane: trusted proxies, the upstream connection pool, default timeouts."""
 
-from .env import env_bool, env_float, env_int, env_list
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 # CIDRs of reverse proxies whose X-Forwarded-For is believed (ip_hash, client-IP rate limits).
 # Empty: the peer address is the client, whatever the header says.
@@ -25,6 +25,14 @@ GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 << 20, minimum=1)
 # `max_tokens` / `max_completion_tokens` above this are refused (400) before reaching an upstream:
 # no model writes that much, and some upstreams overflow on huge integers.
 GATEWAY_MAX_OUTPUT_TOKENS = env_int("GATEWAY_MAX_OUTPUT_TOKENS", 1 << 20, minimum=1)
+
+# The `api-version` sent to Azure OpenAI deployments whose base URL names none.
+AZURE_OPENAI_API_VERSION = env_str("AZURE_OPENAI_API_VERSION", "2024-10-21")
+
+# How long a Responses API answer stays readable (`GET /v1/responses/{id}`) and continuable
+# (`previous_response_id`), in shared state; expiry is its cleanup. 0 stores nothing. 30 days, as
+# OpenAI keeps them.
+GATEWAY_RESPONSES_RETENTION_S = env_int("GATEWAY_RESPONSES_RETENTION_S", 30 * 24 * 3600, minimum=0)
 
 # Resilience (README "Resilience"). Retries on another instance happen before the first byte only.
 # Connect errors and upstream 429s are always retried (nothing was processed); timeouts and 5xx

@@ -19,6 +19,10 @@ def least_loaded(in_flight: Sequence[int], weights: Sequence[float], start: int 
     return min(order, key=lambda i: max(in_flight[i], 0) / weights[i])
 
 
+# Expiring writes between two sweeps of the expired keys.
+SWEEP_EVERY = 1024
+
+
 class MemoryState:
     backend_name = "memory"
 
@@ -27,6 +31,7 @@ class MemoryState:
         self._values: dict[str, Any] = {}
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._expiring_writes = 0
 
     def _live(self, key: str) -> Any:
         deadline = self._expiry.get(key)
@@ -38,8 +43,17 @@ class MemoryState:
     def _expire(self, key: str, ttl_seconds: float | None) -> None:
         if ttl_seconds is None:
             self._expiry.pop(key, None)
-        else:
-            self._expiry[key] = self._clock() + ttl_seconds
+            return
+        now = self._clock()
+        self._expiry[key] = now + ttl_seconds
+        # Keys written once and never read again (stored responses, request ids) would otherwise
+        # stay until the process ends: every so many expiring writes, the expired ones go.
+        self._expiring_writes += 1
+        if self._expiring_writes >= SWEEP_EVERY:
+            self._expiring_writes = 0
+            for expired in [k for k, deadline in self._expiry.items() if deadline <= now]:
+                self._values.pop(expired, None)
+                del self._expiry[expired]
 
     def ping(self) -> bool:
         return True
@@ -103,6 +117,9 @@ class MemoryState:
                 self._values.pop(key, None)
                 self._expiry.pop(key, None)
         return removed
+
+    async def adelete(self, *keys: str) -> int:
+        return self.delete(*keys)
 
     def incr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
         with self._lock:

@@ -208,6 +208,10 @@ class RedisState:
         return int(self.client.delete(*(self._k(k) for k in keys))) if keys else 0
 
     @_gated
+    async def adelete(self, *keys: str) -> int:
+        return int(await self.aclient.delete(*(self._k(k) for k in keys))) if keys else 0
+
+    @_gated
     def incr(self, key: str, amount: int = 1, ttl_seconds: float | None = None) -> int:
         pipe = self.client.pipeline()
         pipe.incrby(self._k(key), amount)

@@ -125,6 +125,11 @@ class ServiceTypeInputSerializer(StrictSerializer):
     requestTimeout = serializers.IntegerField(
         source="request_timeout_ms", min_value=1, max_value=3_600_000, help_text="Milliseconds."
     )
+    aliases = serializers.DictField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text="Client-facing model names -> the model each stands for.",
+    )
 
     def unknown_field_message(self, name: str) -> str:
         if name == "instances":
@@ -144,6 +149,13 @@ class InstanceInputSerializer(StrictSerializer):
     enabled = serializers.BooleanField(required=False)
     adapter = serializers.ChoiceField(choices=_choices(Adapter), required=False)
     path = UpstreamPathField(max_length=300, allow_blank=True, required=False)
+    upstreamModel = serializers.CharField(
+        source="upstream_model",
+        max_length=200,
+        allow_blank=True,
+        required=False,
+        help_text="The model name sent upstream; blank: the name clients send.",
+    )
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     tier = serializers.ChoiceField(choices=_choices(Tier), allow_blank=True, required=False)
     rateLimit = RateLimitField(source="rate_limit", allow_null=True, required=False)
@@ -181,6 +193,7 @@ class InstanceOutputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     adapter = serializers.CharField()
     path = serializers.CharField()
+    upstreamModel = serializers.CharField()
     headers = serializers.DictField(child=serializers.CharField())
     tier = serializers.CharField()
     rateLimit = RateLimitField(allow_null=True)
@@ -200,6 +213,7 @@ class ServiceTypeOutputSerializer(serializers.Serializer):
     retries = serializers.IntegerField()
     connectTimeout = serializers.IntegerField()
     requestTimeout = serializers.IntegerField()
+    aliases = serializers.DictField(child=serializers.CharField())
     instances = InstanceOutputSerializer(many=True)
 
 

@@ -24,9 +24,10 @@ from . import errors
 from .adapters import UpstreamRequest, adapter_for
 from .admission import admit_instance
 from .client import UpstreamTimeout, UpstreamUnreachable, send_upstream
+from .clientapi import ClientCall
 from .endpoints import Endpoint
 from .exchange import Exchange
-from .neural import for_instance
+from .payload import for_instance
 from .relay import relay
 from .selection import Lease, NoInstanceAvailable, choose
 
@@ -67,6 +68,7 @@ class Attempts:
     client: str
     exchange: Exchange
     idempotent: bool
+    call: ClientCall | None = None  # another client API's request, as chat (`clientapi`)
     made: int = 0
     state: SharedState = field(default_factory=get_state)
 
@@ -148,16 +150,19 @@ class Attempts:
                     self.exchange.retries += 1
                 self.made += 1
                 self.exchange.instance_id = lease.instance.instance_id
-                sent_body, sent_payload = body, payload
-                if self.exchange.neural is not None:
-                    sent_body, sent_payload = for_instance(body, payload, lease.instance)
-                upstream = adapter_for(lease.instance.adapter).build(
-                    lease.instance,
-                    self.endpoint,
-                    body=sent_body,
-                    payload=sent_payload,
-                    headers=self.headers,
-                )
+                sent_body, sent_payload = for_instance(body, payload, lease.instance)
+                if self.call is not None:
+                    upstream = self.call.build(
+                        lease.instance, sent_body, sent_payload, self.headers
+                    )
+                else:
+                    upstream = adapter_for(lease.instance.adapter).build(
+                        lease.instance,
+                        self.endpoint,
+                        body=sent_body,
+                        payload=sent_payload,
+                        headers=self.headers,
+                    )
                 outcome, result = await _attempt(upstream, lease, self.exchange)
             except BaseException:
                 await lease.arelease()

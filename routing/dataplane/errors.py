@@ -48,10 +48,16 @@ class GatewayError(Exception):
             }
         }
 
-    def response(self) -> HttpResponse:
-        response = HttpResponse(
-            json.dumps(self.body()), status=self.status, content_type="application/json"
-        )
+    def response(self, api: str = "openai") -> HttpResponse:
+        """The answer, in the shape of the client's API (`Endpoint.api`): Anthropic's clients
+        read `{"type": "error", "error": {...}}`, every other client OpenAI's."""
+        if api == "anthropic":
+            from .dialects.anthropic import error_body  # the dialect builds on this module
+
+            content = error_body(self.status, self.message)
+        else:
+            content = json.dumps(self.body()).encode()
+        response = HttpResponse(content, status=self.status, content_type="application/json")
         if self.retry_after is not None:
             response["Retry-After"] = str(self.retry_after)
         response["x-should-retry"] = "true" if self.should_retry else "false"

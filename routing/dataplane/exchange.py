@@ -57,7 +57,11 @@ class Exchange:
             if self.neural is not None and self.neural.reason == "model":
                 response["x-router-score"] = f"{self.neural.score:.4f}"
         tightest = rate_limit.tightest(self.limits)
-        if tightest is not None and not response.has_header("x-ratelimit-limit"):
+        # An upstream's own limits, relayed, are left as they are.
+        relayed = response.has_header("x-ratelimit-limit") or response.has_header(
+            "x-ratelimit-limit-requests"
+        )
+        if tightest is not None and not relayed:
             for name, value in rate_limit.headers_of(tightest).items():
                 response[name] = value
         return response

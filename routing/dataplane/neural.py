@@ -6,7 +6,6 @@ instance in the chosen tier the other tier answers. A model outside the tiers is
 like in any other service.
 """
 
-import json
 from typing import Any
 
 from routing.neural.embedding import prompt_text
@@ -36,13 +35,3 @@ async def neural_candidates(
         _OTHER[Tier(decision.tier)], ()
     )
     return chosen, decision
-
-
-def for_instance(
-    body: bytes, payload: dict[str, Any] | None, instance: InstanceSpec
-) -> tuple[bytes, dict[str, Any] | None]:
-    """The request as the instance must read it: naming its own model when the router chose it."""
-    if payload is None or payload.get("model") == instance.name:
-        return body, payload
-    renamed = {**payload, "model": instance.name}
-    return json.dumps(renamed, separators=(",", ":")).encode(), renamed

@@ -8,7 +8,7 @@ upstream could take:
 - when present: `stream` a boolean (or null), `stream_options` and `response_format` objects, chat
   `messages` a list of objects, `max_tokens` / `max_completion_tokens` integers in range.
 Every other member belongs to the upstream and is passed on unchecked and unchanged, as are the
-bytes of the body.
+bytes of the body, unless the instance is asked for another model name upstream (`for_instance`).
 """
 
 import json
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from routing.config_schema import CONTROL_CHARACTERS
+from routing.snapshot import InstanceSpec
 
 from . import errors, multipart
 from .endpoints import Endpoint
@@ -167,3 +168,16 @@ def parse_model(
     model = checked_model(payload["model"])
     _check_members(endpoint.route, payload)
     return model, payload
+
+
+def for_instance(
+    body: bytes, payload: dict[str, Any] | None, instance: InstanceSpec
+) -> tuple[bytes, dict[str, Any] | None]:
+    """The request as the instance must read it, naming the model it is asked for upstream: the
+    one the router chose, the model an alias stands for, the instance's `upstreamModel`. A form
+    body (multipart) goes as sent."""
+    model = instance.sent_model
+    if payload is None or payload.get("model") == model:
+        return body, payload
+    renamed = {**payload, "model": model}
+    return json.dumps(renamed, separators=(",", ":")).encode(), renamed

@@ -27,6 +27,7 @@ from routing.service_types import LoadBalancer
 from . import errors
 from .admission import admit, authenticate
 from .attempts import Attempts
+from .clientapi import open_call
 from .endpoints import Endpoint
 from .exchange import Exchange
 from .headers import forwardable, peer_ip, request_id_of
@@ -47,22 +48,22 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     status = 500
 
     def record() -> None:
-        # The one place a /v1 request is recorded: here for an answer sent whole, when the relay
-        # ends for a stream (`Exchange.end`, from the stream's close or its generator's finally).
+        # The one place a /v1 request is recorded: for a stream when the relay ends (`Exchange.end`).
         metrics.observe_exchange(exchange, status, ended=time.perf_counter())
 
     exchange.on_end = record
-    # 4 to 10 in `_serve`; 11. a refusal, or a failure no step handled, answers in OpenAI's shape.
+    # 4 to 10 in `_serve`; 11. a refusal, or a failure no step handled, in the client API's shape.
     try:
         response = await _serve(request, endpoint, exchange, parsed)
         # An upstream's answer relayed (its own 5xx or 429 included) is counted in the metrics;
         # Django would log each relayed 500 as the gateway's "Internal Server Error".
         response._has_been_logged = True  # type: ignore[attr-defined]
     except errors.GatewayError as error:
-        response = error.response()
+        response = error.response(endpoint.api)
     except (DatabaseError, *STATE_ERRORS) as exc:
-        logger.warning("/v1 request refused, %s unavailable: %s", _store_of(exc), exc)
-        response = errors.unavailable().response()
+        store = "database" if isinstance(exc, DatabaseError) else "shared state"
+        logger.warning("/v1 request refused, %s unavailable: %s", store, exc)
+        response = errors.unavailable().response(endpoint.api)
         response._has_been_logged = True  # type: ignore[attr-defined]
     except asyncio.CancelledError:
         status = 499  # the client left before the answer started
@@ -86,10 +87,14 @@ async def _serve(
     request: HttpRequest, endpoint: Endpoint, exchange: Exchange, parsed: Parsed | None = None
 ) -> HttpResponseBase:
     # 4. The API key (once per request), its service type and its own rate limit.
-    await authenticate(request, endpoint.service_type, exchange)
-    # 5. The model and payload, checked before anything is sent upstream.
+    principal = await authenticate(request, endpoint.service_type, exchange)
+    # 5. The model and payload, checked before anything is sent upstream; another client API's
+    # request as the chat request it stands for.
     body = request.body
     model, payload = parsed or parse_model(endpoint, request, body)
+    call = await open_call(endpoint, payload, body, principal, exchange)
+    if call is not None:
+        body, payload = call.chat_body, call.chat
     # 6. The service and the model's candidates, from the live configuration.
     config = await aget_live_config()
     service = config.service(endpoint.service_type)
@@ -117,16 +122,17 @@ async def _serve(
         client=client,
         exchange=exchange,
         idempotent=retry.is_idempotent(request.headers),
+        call=call,
     )
-    return await attempts.answer(model, candidates, body, payload)
+    response = await attempts.answer(model, candidates, body, payload)
+    return response if call is None else await call.finish(response)
 
 
 def _ride_along(request: HttpRequest, endpoint: Endpoint) -> Parsed | None:
-    """3. (continued) The model, parsed once for the whole request, and its candidates' breakers and
-    health bits in the held snapshot, set to ride along with the request's check of the generations
-    (one MGET: a plain request makes one round trip before it is sent). A guess: step 6 looks the
-    candidates up in the live configuration, and `eligible` reads for itself whatever is missing.
-    Nothing is refused here: a body that does not parse is refused in its turn, after the key."""
+    """3. (continued) The model, parsed once, and its candidates' breakers and health bits in the
+    held snapshot, set to ride along with the request's check of the generations (one MGET: one
+    round trip before sending). A guess: step 6 looks the candidates up in the live configuration,
+    `eligible` reads whatever is missing. A body that does not parse is refused after the key."""
     config = held_live_config()
     if endpoint.multipart or config is None:
         return None
@@ -142,7 +148,3 @@ def _ride_along(request: HttpRequest, endpoint: Endpoint) -> Parsed | None:
     if candidates:
         generations.ride_along(state_keys(candidates))
     return parsed
-
-
-def _store_of(error: BaseException) -> str:
-    return "database" if isinstance(error, DatabaseError) else "shared state"

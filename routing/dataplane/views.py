@@ -10,14 +10,18 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from routing.live_config import aget_live_config
+from routing.service_types import ServiceKind
 from routing.snapshot import LiveConfig
 
-from . import pipeline
+from . import pipeline, stored_responses
 from .admission import authenticate
+from .clientapi import MAX_RESPONSE_ID
+from .dialects import anthropic
 from .endpoints import ENDPOINTS
-from .errors import GatewayError
+from .errors import GatewayError, model_not_found
 from .exchange import stamp_outside
 from .headers import new_request_id
+from .payload import checked_model, parse_json
 
 # Django's stubs type views as sync callables; these are coroutine functions.
 View = Callable[..., Any]
@@ -27,16 +31,28 @@ def _stamped(response: HttpResponseBase, request: HttpRequest, started: float) -
     return stamp_outside(response, request.headers.get("x-request-id") or new_request_id(), started)
 
 
+def _api_of(request: HttpRequest) -> str:
+    """The API the client speaks, by the path it asked for (`messages/count_tokens` is Anthropic's)."""
+    route = request.path_info.removeprefix("/v1/")
+    endpoint = ENDPOINTS.get(route.removesuffix("/count_tokens"))
+    return endpoint.api if endpoint is not None else "openai"
+
+
 def refused(request: HttpRequest, error: GatewayError) -> HttpResponseBase:
     """An answer made before the pipeline runs (a key refused early, a body over the size limit)."""
-    return _stamped(error.response(), request, time.perf_counter())
+    return _stamped(error.response(_api_of(request)), request, time.perf_counter())
 
 
 def _method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponseBase:
     error = GatewayError(405, f"Method {request.method} is not allowed here; use {allowed}.")
-    response = error.response()
+    response = error.response(_api_of(request))
     response["Allow"] = allowed
     return _stamped(response, request, time.perf_counter())
+
+
+def _json(document: object, request: HttpRequest, started: float) -> HttpResponseBase:
+    response = HttpResponse(json.dumps(document), content_type="application/json")
+    return _stamped(response, request, started)
 
 
 def proxy_view(route: str) -> View:
@@ -109,3 +125,49 @@ async def not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:
         404, f"No such endpoint: {request.method} {request.path}", code="unknown_url"
     )
     return _stamped(error.response(), request, time.perf_counter())
+
+
+@csrf_exempt
+async def count_tokens(request: HttpRequest) -> HttpResponseBase:
+    """Anthropic's `POST /v1/messages/count_tokens`: the input tokens of a Messages request, as
+    the gateway estimates them (`dialects.anthropic.count_tokens`), for a model the chat service
+    serves. Refusals in Anthropic's shape."""
+    started = time.perf_counter()
+    if request.method != "POST":
+        return _method_not_allowed(request, "POST")
+    try:
+        await authenticate(request, ServiceKind.CHAT)
+        payload = parse_json(request.body)
+        model = checked_model(payload.get("model"))
+        config = await aget_live_config()
+        service = config.service(ServiceKind.CHAT)
+        if service is None or not service.candidates(model):
+            raise model_not_found(model)
+        tokens = anthropic.count_tokens(payload)
+    except GatewayError as refusal:
+        return _stamped(refusal.response("anthropic"), request, started)
+    return _json({"input_tokens": tokens}, request, started)
+
+
+@csrf_exempt
+async def stored_response(request: HttpRequest, response_id: str) -> HttpResponseBase:
+    """`GET` and `DELETE /v1/responses/{id}`: a stored Responses answer of the caller's key."""
+    started = time.perf_counter()
+    if request.method not in ("GET", "DELETE"):
+        return _method_not_allowed(request, "GET, DELETE")
+    try:
+        principal = await authenticate(request, ServiceKind.CHAT)
+        owner = stored_responses.owner_of(principal)
+        known = len(response_id) <= MAX_RESPONSE_ID
+        if request.method == "DELETE":
+            if known and await stored_responses.delete(owner, response_id):
+                return _json(
+                    {"id": response_id, "object": "response", "deleted": True}, request, started
+                )
+        else:
+            record = await stored_responses.load(owner, response_id) if known else None
+            if record is not None:
+                return _json(record["response"], request, started)
+        raise GatewayError(404, f"Response with id '{response_id}' not found.", code="not_found")
+    except GatewayError as refusal:
+        return _stamped(refusal.response(), request, started)

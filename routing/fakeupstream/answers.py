@@ -185,6 +185,22 @@ def transcription() -> dict[str, Any]:
     return {"text": "simulated transcription"}
 
 
+def moderation(model: str, request: dict[str, Any]) -> dict[str, Any]:
+    """One unflagged result per input (a string or a list of them)."""
+    inputs = request.get("input")
+    count = len(inputs) if isinstance(inputs, list) and inputs else 1
+    categories = {"harassment": False, "hate": False, "self-harm": False, "sexual": False}
+    scores = dict.fromkeys(categories, 0.0)
+    return {
+        "id": "modr-fake",
+        "model": model or "fake-moderation",
+        "results": [
+            {"flagged": False, "categories": categories, "category_scores": scores}
+            for _ in range(count)
+        ],
+    }
+
+
 def models(names: list[str]) -> dict[str, Any]:
     return {
         "object": "list",

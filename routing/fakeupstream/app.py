@@ -196,8 +196,10 @@ class FakeUpstream:
             await asgi.json_answer(send, answers.rerank(model, request))
         elif route == "/audio/speech":
             await asgi.respond(send, 200, b"audio/wav", answers.WAV_HEADER)
-        elif route == "/audio/transcriptions":
+        elif route in ("/audio/transcriptions", "/audio/translations"):
             await asgi.json_answer(send, answers.transcription())
+        elif route == "/moderations":
+            await asgi.json_answer(send, answers.moderation(model, request))
         elif route in ("/images/generations", "/images/edits"):
             await asgi.json_answer(send, answers.images(int(request.get("n") or 1)))
         elif route == "/api/chat":

@@ -15,6 +15,8 @@ ROUTES = frozenset(
         "/embeddings",
         "/audio/speech",
         "/audio/transcriptions",
+        "/audio/translations",
+        "/moderations",
         "/images/generations",
         "/images/edits",
     }

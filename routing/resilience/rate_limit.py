@@ -116,11 +116,25 @@ class LimitHeaders:
     reset: int  # whole seconds until back to full capacity
 
     def items(self) -> dict[str, str]:
+        """The management API's names, then OpenAI's for the same request limit (its SDKs and
+        clients read `-requests`; the reset is a duration such as `1s` or `6m0s`)."""
         return {
             "x-ratelimit-limit": str(self.limit),
             "x-ratelimit-remaining": str(self.remaining),
             "x-ratelimit-reset": str(self.reset),
+            "x-ratelimit-limit-requests": str(self.limit),
+            "x-ratelimit-remaining-requests": str(self.remaining),
+            "x-ratelimit-reset-requests": openai_duration(self.reset),
         }
+
+
+def openai_duration(seconds: int) -> str:
+    """Whole seconds as OpenAI writes a reset: `45s`, `6m0s`, `1h2m3s`."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def headers_of(decision: Decision) -> dict[str, str]:

@@ -32,6 +32,22 @@ def test_probe_urls_follow_the_adapter():
     assert health_probes.probe_url("vllm", "http://h:1/v1/") == "http://h:1/v1/models"
     assert health_probes.probe_url("ollama", "http://h:1") == "http://h:1/api/tags"
     assert health_probes.probe_url("gpustack", "http://h:1") == "http://h:1/v1-openai/models"
+    assert health_probes.probe_url("anthropic", "http://h:1") == "http://h:1/v1/models"
+    assert (
+        health_probes.probe_url("azure", "https://r.openai.azure.com")
+        == "https://r.openai.azure.com/openai/models?api-version=2024-10-21"
+    )
+
+
+def test_probes_send_the_credential_as_the_adapter_does():
+    assert health_probes.probe_headers("k", None) == {"authorization": "Bearer k"}
+    assert health_probes.probe_headers("k", {"X-Org": "a"}, "azure") == {
+        "api-key": "k",
+        "x-org": "a",
+    }
+    anthropic = health_probes.probe_headers("k", None, "anthropic")
+    assert anthropic["x-api-key"] == "k" and anthropic["anthropic-version"]
+    assert health_probes.probe_headers("", None, "azure") == {}
 
 
 def test_probes_run_concurrently_and_a_slow_instance_delays_no_other(upstream):

@@ -2,6 +2,8 @@
 
 from routing.service_types import Adapter as AdapterName
 
+from .anthropic import ANTHROPIC
+from .azure import AZURE
 from .base import Adapter, Translation, UpstreamRequest
 from .ollama import OLLAMA
 from .openai import GPUSTACK, LOCALAI, OPENAI, VLLM, XINFERENCE
@@ -13,6 +15,8 @@ ADAPTERS: dict[str, Adapter] = {
     AdapterName.XINFERENCE: XINFERENCE,
     AdapterName.LOCALAI: LOCALAI,
     AdapterName.OLLAMA: OLLAMA,
+    AdapterName.ANTHROPIC: ANTHROPIC,
+    AdapterName.AZURE: AZURE,
 }
 
 

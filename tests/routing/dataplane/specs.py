@@ -22,6 +22,7 @@ def instance(
     headers: dict[str, str] | None = None,
     path: str = "",
     request_timeout_s: float = 30.0,
+    upstream_model: str = "",
 ) -> InstanceSpec:
     return InstanceSpec(
         instance_id=f"{name}@{base_url}",
@@ -39,6 +40,7 @@ def instance(
         breaker=BREAKER,
         connect_timeout_s=2.0,
         request_timeout_s=request_timeout_s,
+        upstream_model=upstream_model,
     )
 
 

@@ -16,7 +16,7 @@ from routing.dataplane.endpoints import ENDPOINTS
 from routing.dataplane.exchange import Exchange
 from routing.dataplane.selection import in_flight_key
 from routing.live_config import install_live_config
-from routing.resilience import shared_breakers
+from routing.resilience import rate_limit, shared_breakers
 from routing.snapshot import BreakerSpec, FallbackSpec, RateLimitSpec
 from tests.processes import free_port
 from tests.routing.dataplane.specs import instance, live_config, service
@@ -96,6 +96,12 @@ async def test_a_service_limit_refuses_with_429_retry_after_and_ratelimit_header
     assert int(refused["Retry-After"]) >= 1
     assert refused["x-ratelimit-limit"] == "2" and refused["x-ratelimit-remaining"] == "0"
     assert int(refused["x-ratelimit-reset"]) > 0
+    # OpenAI's names for the same request limit, which its SDKs and clients read.
+    assert first["x-ratelimit-limit-requests"] == "2"
+    assert first["x-ratelimit-remaining-requests"] == "1"
+    assert refused["x-ratelimit-remaining-requests"] == "0"
+    reset = int(refused["x-ratelimit-reset"])
+    assert refused["x-ratelimit-reset-requests"] == rate_limit.openai_duration(reset)
     assert exchange.rejected_by == "service"
 
 
@@ -304,3 +310,10 @@ async def test_a_stream_cut_after_its_first_byte_is_not_retried_and_ends_with_an
     body = b"".join([chunk async for chunk in response])
     assert body.count(b"data: ") >= 3 and exchange.retries == 0
     await assert_no_in_flight(a, b)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"), [(0, "0s"), (45, "45s"), (60, "1m0s"), (361, "6m1s"), (3723, "1h2m3s")]
+)
+def test_resets_are_written_as_openai_writes_durations(seconds, written):
+    assert rate_limit.openai_duration(seconds) == written
