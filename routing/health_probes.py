@@ -1,7 +1,8 @@
 """Health probes of instances: one HTTP GET each, all at once, each bounded by its own timeout.
 
 An instance is probed at its adapter's model-list route (`GET /v1/models` for the OpenAI family,
-`/v1-openai/models` for GPUStack, `/api/tags` for Ollama, `/openai/models` for Azure) with its
+`/v1-openai/models` for GPUStack, `/api/tags` for Ollama, `/openai/models` for Azure, the base
+URL's `/models` for Gemini) with its
 credential, sent as its adapter sends it, and its headers. It is
 healthy when it answers below 500 (it is up and speaking HTTP; a 401 is a configuration matter the
 requests themselves will show), unhealthy on a 5xx, a connection failure or no answer in time.
@@ -36,6 +37,8 @@ def probe_url(adapter: str, base_url: str) -> str:
         return base_url.rstrip("/") + "/api/tags"
     if adapter == Adapter.GPUSTACK:
         return join_url(base_url, "/v1-openai", "/models")
+    if adapter == Adapter.GEMINI:
+        return base_url.rstrip("/") + "/models"
     if adapter == Adapter.AZURE:
         version = quote(settings.AZURE_OPENAI_API_VERSION, safe="")
         return f"{base_url.rstrip('/')}/openai/models?api-version={version}"

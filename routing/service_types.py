@@ -56,6 +56,7 @@ class Adapter(StrEnum):
     LOCALAI = "localai"
     ANTHROPIC = "anthropic"
     AZURE = "azure"
+    GEMINI = "gemini"
 
 
 class Tier(StrEnum):

@@ -24,6 +24,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='serviceinstance',
             name='adapter',
-            field=models.CharField(choices=[('openai', 'openai'), ('ollama', 'ollama'), ('vllm', 'vllm'), ('gpustack', 'gpustack'), ('xinference', 'xinference'), ('localai', 'localai'), ('anthropic', 'anthropic'), ('azure', 'azure')], default=routing.service_types.Adapter['OPENAI'], max_length=16),
+            field=models.CharField(choices=[('openai', 'openai'), ('ollama', 'ollama'), ('vllm', 'vllm'), ('gpustack', 'gpustack'), ('xinference', 'xinference'), ('localai', 'localai'), ('anthropic', 'anthropic'), ('azure', 'azure'), ('gemini', 'gemini')], default=routing.service_types.Adapter['OPENAI'], max_length=16),
         ),
     ]

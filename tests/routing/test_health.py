@@ -33,6 +33,8 @@ def test_probe_urls_follow_the_adapter():
     assert health_probes.probe_url("ollama", "http://h:1") == "http://h:1/api/tags"
     assert health_probes.probe_url("gpustack", "http://h:1") == "http://h:1/v1-openai/models"
     assert health_probes.probe_url("anthropic", "http://h:1") == "http://h:1/v1/models"
+    gemini = "https://generativelanguage.googleapis.com/v1beta/openai"
+    assert health_probes.probe_url("gemini", gemini) == f"{gemini}/models"
     assert (
         health_probes.probe_url("azure", "https://r.openai.azure.com")
         == "https://r.openai.azure.com/openai/models?api-version=2024-10-21"

@@ -6,7 +6,7 @@ from .anthropic import ANTHROPIC
 from .azure import AZURE
 from .base import Adapter, Translation, UpstreamRequest
 from .ollama import OLLAMA
-from .openai import GPUSTACK, LOCALAI, OPENAI, VLLM, XINFERENCE
+from .openai import GEMINI, GPUSTACK, LOCALAI, OPENAI, VLLM, XINFERENCE
 
 ADAPTERS: dict[str, Adapter] = {
     AdapterName.OPENAI: OPENAI,
@@ -17,6 +17,7 @@ ADAPTERS: dict[str, Adapter] = {
     AdapterName.OLLAMA: OLLAMA,
     AdapterName.ANTHROPIC: ANTHROPIC,
     AdapterName.AZURE: AZURE,
+    AdapterName.GEMINI: GEMINI,
 }
 
 

@@ -54,3 +54,5 @@ XINFERENCE = OpenAICompatible()
 LOCALAI = OpenAICompatible()
 # GPUStack serves the OpenAI API under /v1-openai; its rerank lives under its own /v1.
 GPUSTACK = OpenAICompatible(prefix="/v1-openai", paths={"rerank": "/v1/rerank"})
+# Gemini's OpenAI-compatible endpoint is its base URL itself (`…/v1beta/openai`), without /v1.
+GEMINI = OpenAICompatible(prefix="")

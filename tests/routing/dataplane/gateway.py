@@ -78,6 +78,7 @@ def seed_plan(upstream: str, dead: str) -> dict:
         },
         {"service_type": "chat", "name": "llama3", "base_url": upstream, "adapter": "ollama"},
         {"service_type": "chat", "name": "dead-model", "base_url": dead},
+        {"service_type": "chat", "name": "fake-moderation", "base_url": upstream},
         {"service_type": "embedding", "name": "fake-embed", "base_url": upstream},
         {"service_type": "embedding", "name": "nomic", "base_url": upstream, "adapter": "ollama"},
         {"service_type": "rerank", "name": "fake-rerank", "base_url": upstream, "adapter": "vllm"},

@@ -6,6 +6,7 @@ import struct
 
 import pytest
 
+from routing.dataplane import errors
 from routing.dataplane.adapters import adapter_for
 from routing.dataplane.adapters.ollama import chat_request
 from routing.dataplane.endpoints import ENDPOINTS
@@ -46,6 +47,33 @@ def build(adapter, spec, endpoint=CHAT, payload=None, headers=None):
         ("ollama", "http://h:11434", "chat/completions", "http://h:11434/api/chat"),
         ("ollama", "http://h:11434", "embeddings", "http://h:11434/api/embed"),
         ("ollama", "http://h:11434", "completions", "http://h:11434/v1/completions"),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "chat/completions",
+            "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+        ),
+        ("gemini", "https://g/v1beta/openai/", "embeddings", "https://g/v1beta/openai/embeddings"),
+        (
+            "anthropic",
+            "https://api.anthropic.com",
+            "chat/completions",
+            "https://api.anthropic.com/v1/messages",
+        ),
+        (
+            "anthropic",
+            "https://api.anthropic.com",
+            "messages",
+            "https://api.anthropic.com/v1/messages",
+        ),
+        (
+            "azure",
+            "https://r.openai.azure.com",
+            "embeddings",
+            "https://r.openai.azure.com/openai/deployments/fake-chat/embeddings?api-version=2024-10-21",
+        ),
+        ("openai", "http://h:1", "moderations", "http://h:1/v1/moderations"),
+        ("openai", "http://h:1", "audio/translations", "http://h:1/v1/audio/translations"),
     ],
 )
 def test_each_adapter_sends_each_route_where_its_provider_serves_it(
@@ -53,7 +81,8 @@ def test_each_adapter_sends_each_route_where_its_provider_serves_it(
 ):
     endpoint = ENDPOINTS[route]
     spec = instance(base_url=base_url, adapter=adapter, service_type=endpoint.service_type)
-    assert build(adapter, spec, endpoint).url == expected
+    payload = {"model": spec.name, "messages": [{"role": "user", "content": "hi"}]}
+    assert build(adapter, spec, endpoint, payload).url == expected
 
 
 def test_an_explicit_path_replaces_the_default_for_the_primary_route_only():
@@ -215,3 +244,39 @@ def test_ollama_embeddings_answer_in_openai_shape_and_in_base64_when_asked():
     )
     decoded = struct.unpack("<2f", base64.b64decode(answer["data"][1]["embedding"]))
     assert answer["object"] == "list" and decoded == (2.0, 0.25)
+
+
+def test_the_anthropic_adapter_serves_chat_only_and_says_so():
+    spec = instance(base_url="https://api.anthropic.com", adapter="anthropic")
+    with pytest.raises(errors.GatewayError) as refused:
+        build("anthropic", spec, ENDPOINTS["completions"])
+    assert refused.value.status == 400 and "Messages API" in refused.value.message
+
+
+def test_the_anthropic_adapter_sends_its_credential_and_version_not_the_clients():
+    spec = instance(base_url="https://api.anthropic.com", adapter="anthropic", api_key="sk-ant")
+    hello = {"model": spec.name, "messages": [{"role": "user", "content": "hi"}]}
+    sent = build("anthropic", spec, payload=hello, headers={"anthropic-beta": "tools-2024"})
+    assert sent.headers["x-api-key"] == "sk-ant" and "authorization" not in sent.headers
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    assert sent.headers["anthropic-beta"] == "tools-2024"
+    chosen = build("anthropic", spec, payload=hello, headers={"anthropic-version": "2024-01-01"})
+    assert chosen.headers["anthropic-version"] == "2024-01-01"
+    body = json.loads(sent.content)
+    assert body["max_tokens"] == 4096  # Anthropic requires it; OpenAI clients may leave it out
+    assert [message["role"] for message in body["messages"]] == ["user"]
+
+
+def test_an_azure_deployment_is_the_upstream_model_and_its_key_goes_in_api_key():
+    spec = instance(
+        "gpt-4o",
+        "https://r.openai.azure.com",
+        adapter="azure",
+        api_key="az",
+        upstream_model="dep-1",
+    )
+    sent = build("azure", spec)
+    assert sent.url.startswith(
+        "https://r.openai.azure.com/openai/deployments/dep-1/chat/completions?"
+    )
+    assert sent.headers["api-key"] == "az" and "authorization" not in sent.headers

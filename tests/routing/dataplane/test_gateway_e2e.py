@@ -4,6 +4,7 @@ plane's services, the simulated upstream as a real HTTP server, the official ope
 import io
 import json
 import time
+import warnings
 
 import httpx
 import openai
@@ -79,6 +80,20 @@ def test_sdk_audio_speech_binary_and_transcription_multipart(sdk):
         sdk.audio.transcriptions.create(model="fake-whisper", file=audio).text
         == "simulated transcription"
     )
+
+
+def test_sdk_audio_translations_and_moderations(gateway, sdk):
+    audio = io.BytesIO(b"RIFF....WAVEfmt ")
+    audio.name = "a.wav"
+    # The SDK marks this endpoint deprecated; clients still call it, so the gateway serves it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        translation = sdk.audio.translations.create(model="fake-whisper", file=audio)
+    assert translation.text == "simulated transcription"
+    assert last_upstream_request(gateway)["path"] == "/v1/audio/translations"
+    moderation = sdk.moderations.create(model="fake-moderation", input=["one", "two"])
+    assert len(moderation.results) == 2 and not moderation.results[0].flagged
+    assert last_upstream_request(gateway)["path"] == "/v1/moderations"
 
 
 def test_sdk_image_generation_and_multipart_edit(sdk):
