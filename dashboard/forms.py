@@ -90,6 +90,11 @@ class InstanceForm(forms.Form):
         help_text="The name sent upstream (an Azure deployment, a provider's name); empty: the "
         "name clients send.",
     )
+    responses_api = forms.BooleanField(
+        required=False,
+        label="Serves the Responses API",
+        help_text="Pass /v1/responses through instead of translating it to chat completions.",
+    )
     tier = forms.ChoiceField(
         choices=_choices(Tier, blank="(none)"), required=False, help_text="For neural routing."
     )

@@ -90,6 +90,7 @@ def _instance(
         adapter=instance.adapter,
         path=instance.path,
         upstream_model=instance.upstream_model,
+        responses_api=instance.responses_api,
         headers=MappingProxyType(dict(instance.headers or {})),
         tier=instance.tier,
         rate_limit=_rate_limit(instance.rate_limit),

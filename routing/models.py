@@ -14,6 +14,11 @@ from django.db import models
 from . import config_schema
 from .service_types import Adapter, HealthStatus, LoadBalancer, ServiceKind, Tier
 
+# The adapters whose upstreams may serve OpenAI's /v1/responses under their own prefix.
+RESPONSES_CAPABLE = frozenset(
+    {Adapter.OPENAI, Adapter.VLLM, Adapter.XINFERENCE, Adapter.LOCALAI, Adapter.GPUSTACK}
+)
+
 
 def _choices(enum: type) -> list[tuple[str, str]]:
     return [(member.value, member.value) for member in enum]  # type: ignore[attr-defined]
@@ -99,6 +104,11 @@ class ServiceInstance(models.Model):
         help_text="The model name sent upstream (an Azure deployment, a provider's own name); "
         "blank: the name clients send.",
     )
+    responses_api = models.BooleanField(
+        default=False,
+        help_text="The instance serves OpenAI's Responses API itself: /v1/responses requests for "
+        "it are passed through instead of translated to chat completions.",
+    )
     headers = models.JSONField(default=dict, blank=True)
     tier = models.CharField(max_length=16, choices=_choices(Tier), blank=True)
     rate_limit = models.JSONField(null=True, blank=True)
@@ -134,6 +144,14 @@ class ServiceInstance(models.Model):
         for attr in ("name", "path", "api_key", "upstream_model"):
             _clean_into(errors, self, attr, config_schema.clean_single_line)
         _clean_into(errors, self, "base_url", config_schema.clean_base_url)
+        if self.responses_api and self.adapter not in RESPONSES_CAPABLE:
+            errors["responses_api"] = [
+                ValidationError(
+                    "Only OpenAI-compatible adapters (%(adapters)s) can pass the Responses API "
+                    "through.",
+                    params={"adapters": ", ".join(sorted(RESPONSES_CAPABLE))},
+                )
+            ]
         _clean_into(errors, self, "headers", config_schema.clean_headers)
         _clean_into(errors, self, "rate_limit", config_schema.clean_rate_limit)
         if self.circuit_breaker is not None:

@@ -29,6 +29,7 @@ INSTANCE_FIELDS = {
     "adapter": "adapter",
     "path": "path",
     "upstreamModel": "upstream_model",
+    "responsesApi": "responses_api",
     "headers": "headers",
     "tier": "tier",
     "rateLimit": "rate_limit",

@@ -56,6 +56,7 @@ class InstanceSpec:
     request_timeout_s: float
     created: int = 0  # Unix seconds it was added: the `created` of its model in /v1/models
     upstream_model: str = ""  # the model name sent upstream, "" for `name`
+    responses_api: bool = False  # serves OpenAI's Responses API itself (passed through)
 
     @property
     def sent_model(self) -> str:

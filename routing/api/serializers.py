@@ -156,6 +156,11 @@ class InstanceInputSerializer(StrictSerializer):
         required=False,
         help_text="The model name sent upstream; blank: the name clients send.",
     )
+    responsesApi = serializers.BooleanField(
+        source="responses_api",
+        required=False,
+        help_text="The instance serves OpenAI's Responses API itself (passed through).",
+    )
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     tier = serializers.ChoiceField(choices=_choices(Tier), allow_blank=True, required=False)
     rateLimit = RateLimitField(source="rate_limit", allow_null=True, required=False)
@@ -194,6 +199,7 @@ class InstanceOutputSerializer(serializers.Serializer):
     adapter = serializers.CharField()
     path = serializers.CharField()
     upstreamModel = serializers.CharField()
+    responsesApi = serializers.BooleanField()
     headers = serializers.DictField(child=serializers.CharField())
     tier = serializers.CharField()
     rateLimit = RateLimitField(allow_null=True)

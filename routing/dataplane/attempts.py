@@ -116,6 +116,8 @@ class Attempts:
         payload: dict[str, Any] | None,
     ) -> _Outcome:
         """Up to 1 + `retries` attempts on different instances of `model`."""
+        if self.call is not None:
+            candidates = self.call.servable(candidates)
         tried: set[str] = set()
         budget = 1 + self.service.retries
         last = _Outcome(retryable=True)

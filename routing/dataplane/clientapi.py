@@ -6,13 +6,18 @@ pipeline serves like any other: limits, balancing, breakers, retries, fallback a
 see a chat request. Its answer is translated back on the way out, streams chunk by chunk
 (`dialects/`). An instance whose adapter speaks the client's API itself (`Adapter.speaks`: the
 `anthropic` adapter speaks Messages) is sent the client's own request and its answer is relayed as
-is. Refusals answer in the client API's shape (`GatewayError.response(api)`). A Responses answer
-is stored (`stored_responses`) unless the client sent `store: false`, so that it can be read back
-and continued with `previous_response_id`.
+is; so is a Responses request sent to an instance that serves that API itself (`responsesApi`).
+A request only such an instance can serve (a built-in tool, say) is refused when it would be
+translated, not before. Refusals answer in the client API's shape (`GatewayError.response(api)`).
+A translated Responses answer is stored (`stored_responses`) unless the client sent
+`store: false`, so that it can be read back and continued with `previous_response_id`; one passed
+through is kept by its upstream, and the gateway remembers which instance that was, so that a
+follow-up and `GET`/`DELETE /v1/responses/{id}` go to it.
 """
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -68,6 +73,11 @@ class ClientCall:
     created_at: int = 0
     client_shaped: bool = False  # an upstream's answer is in the client API's shape
     finished: dict[str, Any] | None = None  # the Responses answer to store
+    untranslatable: errors.GatewayError | None = None  # why `chat` cannot stand for the request
+    pinned: str = ""  # the only instance that may answer: the one keeping the previous response
+    translated_history: bool = False  # continues a response the gateway keeps: never passed on
+    passed_to: str = ""  # the instance a Responses request was passed through to
+    upstream_id: str | None = None  # the id its upstream gave the response
 
     @property
     def chat_body(self) -> bytes:
@@ -83,19 +93,44 @@ class ClientCall:
         """The upstream request for `instance`: `body`/`payload` are the chat request as this
         attempt sends it (another model for a fallback or a neural tier)."""
         adapter = adapter_for(instance.adapter)
-        if self.endpoint.api in getattr(adapter, "speaks", ()):
+        if self._native(instance, adapter):
             model = (payload or self.chat).get("model")
             own, own_body = self.original, self.original_body
             if model != own.get("model"):
                 own = {**own, "model": model}
                 own_body = json.dumps(own, separators=(",", ":")).encode()
             self.client_shaped = True
-            return adapter.build(
+            upstream = adapter.build(
                 instance, self.endpoint, body=own_body, payload=own, headers=headers
             )
+            if self.endpoint.api == "responses":
+                self.passed_to = instance.instance_id
+                upstream.translation = _PassedThrough(self)
+            return upstream
         upstream = adapter.build(instance, CHAT, body=body, payload=payload, headers=headers)
         upstream.translation = _Translated(self, upstream.translation)
         return upstream
+
+    def _native(self, instance: InstanceSpec, adapter: object) -> bool:
+        if self.endpoint.api in getattr(adapter, "speaks", ()):
+            return True
+        return (
+            self.endpoint.api == "responses"
+            and instance.responses_api
+            and not self.translated_history
+        )
+
+    def servable(self, candidates: tuple[InstanceSpec, ...]) -> tuple[InstanceSpec, ...]:
+        """The candidates that can serve this request: only the instance that keeps the previous
+        response can continue it, and a request that cannot be translated needs an instance that
+        takes it as sent (none: the translation's refusal)."""
+        if self.pinned:
+            candidates = tuple(c for c in candidates if c.instance_id == self.pinned)
+        if self.untranslatable is not None:
+            candidates = tuple(c for c in candidates if self._native(c, adapter_for(c.adapter)))
+            if not candidates:
+                raise self.untranslatable
+        return candidates
 
     def translate_whole(self, status: int, body: bytes) -> bytes:
         self.client_shaped = True
@@ -138,7 +173,14 @@ class ClientCall:
         if not self.client_shaped and isinstance(response, HttpResponse):
             response.content = self.translate_whole(response.status_code, response.content)
         await self._store()
+        await self.remember_upstream()
         return response
+
+    async def remember_upstream(self) -> None:
+        """Which instance keeps a response passed through, for its follow-ups and reads."""
+        upstream_id, self.upstream_id = self.upstream_id, None
+        if upstream_id is not None and self.original.get("store") is not False:
+            await stored_responses.save_link(self.owner, upstream_id, self.passed_to)
 
     async def _store(self) -> None:
         finished, self.finished = self.finished, None
@@ -154,6 +196,38 @@ class ClientCall:
     @property
     def _model(self) -> str:
         return str(self.original.get("model", ""))
+
+
+_RESPONSE_ID = re.compile(rb'"id"\s*:\s*"(resp_[A-Za-z0-9_-]{1,120})"')
+_SNIFFED_BYTES = 64 * 1024  # the id comes in the stream's first event
+
+
+@dataclass(slots=True)
+class _PassedThrough:
+    """A Responses answer relayed as its upstream wrote it, its id noted on the way."""
+
+    call: ClientCall
+    content_type: str = "application/json"
+    stream_content_type: str = "text/event-stream"
+
+    def status_body(self, status: int, body: bytes) -> bytes:
+        if status < 300:
+            self._sniff(body)
+        return body
+
+    async def stream(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        head = b""
+        async for chunk in chunks:
+            if self.call.upstream_id is None and len(head) < _SNIFFED_BYTES:
+                head += chunk
+                self._sniff(head)
+            yield chunk
+        await self.call.remember_upstream()
+
+    def _sniff(self, data: bytes) -> None:
+        found = _RESPONSE_ID.search(data)
+        if found is not None:
+            self.call.upstream_id = found.group(1).decode()
 
 
 @dataclass(slots=True)
@@ -199,29 +273,31 @@ async def open_call(
     stored under another key) is a 400 naming it, as OpenAI answers."""
     if endpoint.api == "openai" or payload is None:
         return None
-    if endpoint.api == "anthropic":
-        chat = anthropic.messages_to_chat(payload)
-        return ClientCall(endpoint, payload, body, chat, exchange)
-    owner = stored_responses.owner_of(principal)
+    call = ClientCall(endpoint, payload, body, {"model": payload.get("model")}, exchange)
     history: list[dict[str, Any]] = []
-    previous = payload.get("previous_response_id")
-    if previous is not None:
-        known = isinstance(previous, str) and 0 < len(previous) <= MAX_RESPONSE_ID
-        record = await stored_responses.load(owner, previous) if known else None
-        if record is None:
-            raise errors.bad_request(
-                f"Previous response with id '{previous}' not found.",
-                param="previous_response_id",
-                code="previous_response_not_found",
-            )
-        history = record["conversation"]
-    return ClientCall(
-        endpoint,
-        payload,
-        body,
-        responses.responses_to_chat(payload, history),
-        exchange,
-        owner=owner,
-        response_id=responses.new_response_id(),
-        created_at=int(time.time()),
-    )
+    if endpoint.api == "responses":
+        call.owner = stored_responses.owner_of(principal)
+        call.response_id, call.created_at = responses.new_response_id(), int(time.time())
+        previous = payload.get("previous_response_id")
+        if previous is not None:
+            known = isinstance(previous, str) and 0 < len(previous) <= MAX_RESPONSE_ID
+            record = await stored_responses.load(call.owner, previous) if known else None
+            if record is None:
+                raise errors.bad_request(
+                    f"Previous response with id '{previous}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            call.pinned = record.get("instance", "")
+            call.translated_history = not call.pinned
+            history = record.get("conversation", [])
+    try:
+        if endpoint.api == "anthropic":
+            call.chat = anthropic.messages_to_chat(payload)
+        else:
+            call.chat = responses.responses_to_chat(payload, history)
+    except errors.GatewayError as refusal:
+        # An instance that speaks the client's API may still take it as sent.
+        call.untranslatable = refusal
+        call.chat["messages"] = []
+    return call

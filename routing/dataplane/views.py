@@ -159,15 +159,18 @@ async def stored_response(request: HttpRequest, response_id: str) -> HttpRespons
         principal = await authenticate(request, ServiceKind.CHAT)
         owner = stored_responses.owner_of(principal)
         known = len(response_id) <= MAX_RESPONSE_ID
+        record = await stored_responses.load(owner, response_id) if known else None
+        if record is None:
+            raise stored_responses.not_found(response_id)
+        if "instance" in record:
+            answer = await stored_responses.forward(request.method, record["instance"], response_id)
+            if request.method == "DELETE" and answer.status_code < 300:
+                await stored_responses.delete(owner, response_id)
+            return _stamped(answer, request, started)
         if request.method == "DELETE":
-            if known and await stored_responses.delete(owner, response_id):
-                return _json(
-                    {"id": response_id, "object": "response", "deleted": True}, request, started
-                )
-        else:
-            record = await stored_responses.load(owner, response_id) if known else None
-            if record is not None:
-                return _json(record["response"], request, started)
-        raise GatewayError(404, f"Response with id '{response_id}' not found.", code="not_found")
+            await stored_responses.delete(owner, response_id)
+            deleted = {"id": response_id, "object": "response", "deleted": True}
+            return _json(deleted, request, started)
+        return _json(record["response"], request, started)
     except GatewayError as refusal:
         return _stamped(refusal.response(), request, started)

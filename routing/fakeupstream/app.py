@@ -3,7 +3,8 @@
 Routes, each answered deterministically in its upstream's own shape:
 - OpenAI's under `/v1` (or GPUStack's `/v1-openai`): models, chat completions (a call of the first
   tool when the request offers tools, text after the tool's result), completions, embeddings,
-  rerank, audio, images, and `/v1/responses` (marked `x-fake-upstream-api: responses`);
+  rerank, audio, images, and `/v1/responses` (marked `x-fake-upstream-api: responses`; kept for
+  `GET`/`DELETE /v1/responses/{id}` and `previous_response_id`);
 - Azure OpenAI's `/openai/deployments/{deployment}/{route}?api-version=...` for those routes, the
   deployment standing in for a missing model, 404 "Resource not found" without an api-version;
 - Anthropic's `/v1/messages` and `/v1/messages/count_tokens`, with its required headers, its
@@ -78,6 +79,7 @@ class FakeUpstream:
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
         self.last: dict[str, Any] = {}
+        self.kept = responses.Kept()
         self.stats = {
             "requests": 0,
             "streams_started": 0,
@@ -147,6 +149,9 @@ class FakeUpstream:
                 send, {"models": [{"name": m, "model": m} for m in behaviour.models]}
             )
             return
+        if route.startswith("/responses/") and method in ("GET", "DELETE"):
+            await self._kept_response(method, route.removeprefix("/responses/"), send)
+            return
         if method != "POST":
             await _error(send, call.dialect, f"no route for {method} {route}", 404)
             return
@@ -180,11 +185,19 @@ class FakeUpstream:
         elif route in _ANTHROPIC_ROUTES:
             await self._answer_anthropic(route, request, behaviour, receive, send)
         elif route == "/responses":
+            previous = request.get("previous_response_id")
+            if previous is not None and previous not in self.kept.responses:
+                message = f"Previous response with id '{previous}' not found."
+                await asgi.json_answer(send, answers.error(message, 400), 400)
+                return
+            response_id = self.kept.new_id()
+            kept = responses.response(model, request, response_id=response_id)
+            self.kept.responses[response_id] = kept
             if streaming:
-                events = responses.stream_events(model, request, behaviour.chunks)
+                events = responses.stream_events(model, request, behaviour.chunks, response_id)
                 await self._stream(events, b"text/event-stream", behaviour, receive, send)
             else:
-                await asgi.json_answer(send, responses.response(model, request))
+                await asgi.json_answer(send, kept)
         elif route == "/completions":
             if streaming:
                 await self._stream_completion(model, behaviour, receive, send)
@@ -212,6 +225,18 @@ class FakeUpstream:
             await asgi.json_answer(send, answers.ollama_embed(model, request))
         else:
             await asgi.json_answer(send, answers.error(f"no route for POST {route}", 404), 404)
+
+    async def _kept_response(self, method: str, response_id: str, send: Send) -> None:
+        kept = self.kept.responses.get(response_id)
+        if kept is None:
+            await asgi.json_answer(
+                send, answers.error(f"Response with id '{response_id}' not found.", 404), 404
+            )
+        elif method == "DELETE":
+            del self.kept.responses[response_id]
+            await asgi.json_answer(send, {"id": response_id, "object": "response", "deleted": True})
+        else:
+            await asgi.json_answer(send, kept)
 
     async def _stream_chat(
         self,

@@ -15,11 +15,15 @@ ITEM_ID = "msg_fake"
 UPSTREAM_API = ("x-fake-upstream-api", "responses")
 
 
-def response(model: str, request: dict[str, Any], *, done: bool = True) -> dict[str, Any]:
+def response(
+    model: str, request: dict[str, Any], *, done: bool = True, response_id: str = RESPONSE_ID
+) -> dict[str, Any]:
     """The Response to `request`: completed with the answer, or (not `done`) in progress and empty."""
     instructions = request.get("instructions")
+    previous = request.get("previous_response_id")
     return {
-        "id": RESPONSE_ID,
+        "id": response_id,
+        "previous_response_id": previous if isinstance(previous, str) else None,
         "object": "response",
         "created_at": int(time.time()),
         "status": "completed" if done else "in_progress",
@@ -37,9 +41,11 @@ def response(model: str, request: dict[str, Any], *, done: bool = True) -> dict[
     }
 
 
-def stream_events(model: str, request: dict[str, Any], chunks: int) -> list[bytes]:
+def stream_events(
+    model: str, request: dict[str, Any], chunks: int, response_id: str = RESPONSE_ID
+) -> list[bytes]:
     """The server-sent events of the streamed `response`, its text in `chunks` deltas."""
-    pending = response(model, request, done=False)
+    pending = response(model, request, done=False, response_id=response_id)
     where = {"item_id": ITEM_ID, "output_index": 0, "content_index": 0}
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": pending},
@@ -63,7 +69,10 @@ def stream_events(model: str, request: dict[str, Any], chunks: int) -> list[byte
             "output_index": 0,
             "item": _message(answers.ANSWER, done=True),
         },
-        {"type": "response.completed", "response": response(model, request)},
+        {
+            "type": "response.completed",
+            "response": response(model, request, response_id=response_id),
+        },
     ]
     return [
         b"event: "
@@ -97,3 +106,16 @@ def _usage() -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 23,
     }
+
+
+class Kept:
+    """The responses answered so far, as OpenAI keeps them: read back, deleted and continued from
+    (`previous_response_id`) by id."""
+
+    def __init__(self) -> None:
+        self.responses: dict[str, dict[str, Any]] = {}
+        self._made = 0
+
+    def new_id(self) -> str:
+        self._made += 1
+        return f"{RESPONSE_ID}_{self._made}"

@@ -23,6 +23,7 @@ def instance(
     path: str = "",
     request_timeout_s: float = 30.0,
     upstream_model: str = "",
+    responses_api: bool = False,
 ) -> InstanceSpec:
     return InstanceSpec(
         instance_id=f"{name}@{base_url}",
@@ -41,6 +42,7 @@ def instance(
         connect_timeout_s=2.0,
         request_timeout_s=request_timeout_s,
         upstream_model=upstream_model,
+        responses_api=responses_api,
     )
 
 

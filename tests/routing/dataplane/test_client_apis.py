@@ -44,6 +44,7 @@ def fleet(upstream, settings):
                 "chat",
                 [
                     instance("fake-chat", upstream),
+                    instance("native-chat", upstream, responses_api=True, api_key="sk-up"),
                     instance("ollama-chat", upstream, adapter="ollama"),
                     instance("claude-up", upstream, adapter="anthropic", api_key="sk-ant-up"),
                     instance(
@@ -367,3 +368,53 @@ async def test_responses_input_errors_are_400s_naming_the_member(sdk):
     assert previous.value.param == "previous_response_id"
     with pytest.raises(openai.NotFoundError):
         await sdk.responses.create(model="no-such-model", input="hi")
+
+
+# An instance that serves the Responses API itself: passed through, kept by its upstream.
+
+
+async def test_a_responses_request_to_an_instance_that_serves_the_api_passes_through(sdk, fleet):
+    first = await sdk.responses.create(
+        model="native-chat", input="hi", tools=[{"type": "web_search_preview"}]
+    )
+    assert first.id.startswith("resp_fake_") and first.output_text == ANSWER
+    sent = await last_upstream_request(fleet)
+    assert sent["path"] == "/v1/responses" and sent["headers"]["authorization"] == "Bearer sk-up"
+    assert json.loads(sent["body"])["tools"] == [{"type": "web_search_preview"}]
+    assert (await sdk.responses.retrieve(first.id)).id == first.id
+    assert (await last_upstream_request(fleet))["method"] == "GET"
+    second = await sdk.responses.create(
+        model="native-chat", input="more", previous_response_id=first.id
+    )
+    assert second.previous_response_id == first.id
+    assert json.loads((await last_upstream_request(fleet))["body"])["previous_response_id"] == (
+        first.id
+    )
+    await sdk.responses.delete(first.id)
+    assert (await last_upstream_request(fleet))["method"] == "DELETE"
+    with pytest.raises(openai.NotFoundError):
+        await sdk.responses.retrieve(first.id)
+
+
+async def test_a_streamed_pass_through_is_kept_for_reading_back(sdk):
+    stream = await sdk.responses.create(model="native-chat", input="hi", stream=True)
+    events = [event async for event in stream]
+    assert events[-1].type == "response.completed"
+    kept = events[-1].response.id
+    assert kept.startswith("resp_fake_")
+    assert (await sdk.responses.retrieve(kept)).output_text == ANSWER
+
+
+async def test_a_response_the_gateway_keeps_is_continued_by_translation(sdk, fleet):
+    first = await sdk.responses.create(model="fake-chat", input="hi")
+    second = await sdk.responses.create(
+        model="native-chat", input="more", previous_response_id=first.id
+    )
+    assert not second.id.startswith("resp_fake") and second.output_text == ANSWER
+    sent = await last_upstream_request(fleet)
+    assert sent["path"] == "/v1/chat/completions"
+    assert [m["role"] for m in json.loads(sent["body"])["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]

@@ -95,3 +95,19 @@ async def test_bad_aliases_are_refused_and_change_nothing(staff_client, aliases,
     assert field in refused.json()["data"]["errors"]
     after = (await sync_to_async(staff_client.get)("/api/config/type/services/chat")).json()["data"]
     assert after == before
+
+
+async def test_only_openai_compatible_instances_may_pass_the_responses_api_through(staff_client):
+    refused = await sync_to_async(staff_client.post)(
+        "/api/config/instance/add/chat",
+        {"name": "m", "baseUrl": "http://127.0.0.1:9", "adapter": "ollama", "responsesApi": True},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "responsesApi" in refused.json()["data"]["errors"]
+    accepted = await sync_to_async(staff_client.post)(
+        "/api/config/instance/add/chat",
+        {"name": "m", "baseUrl": "http://127.0.0.1:9", "adapter": "vllm", "responsesApi": True},
+        format="json",
+    )
+    assert accepted.status_code == 201 and accepted.json()["data"]["responsesApi"] is True
