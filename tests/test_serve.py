@@ -1,6 +1,8 @@
 """`make run`'s path end to end: migrate, collect static, first admin, then the real ASGI server."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -204,9 +206,54 @@ def test_the_readme_anthropic_example_works(embedded_server):
         )
         assert message.content[0].text and message.stop_reason == "end_turn"
     with client.messages.stream(
-        model="demo-chat", max_tokens=256, messages=[{"role": "user", "content": "Say hi."}]
+        model="claude-haiku-4-5", max_tokens=256, messages=[{"role": "user", "content": "Say hi."}]
     ) as stream:
         assert "".join(stream.text_stream) == message.content[0].text
+    counted = client.messages.count_tokens(
+        model="demo-chat", messages=[{"role": "user", "content": "Say hi."}]
+    )
+    assert counted.input_tokens >= 1
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_readme_curl_examples_work(embedded_server):
+    base, _, demo_key = embedded_server
+    responses = subprocess.run(
+        [
+            "curl",
+            "-s",
+            f"{base}/v1/responses",
+            "-H",
+            f"Authorization: Bearer {demo_key}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"model": "demo-chat", "input": "hi"}',
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(responses.stdout)["output"][0]["content"][0]["text"]
+    messages = subprocess.run(
+        [
+            "curl",
+            "-s",
+            f"{base}/v1/messages",
+            "-H",
+            f"x-api-key: {demo_key}",
+            "-H",
+            "anthropic-version: 2023-06-01",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"model": "demo-chat", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}',
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(messages.stdout)["content"][0]["text"]
 
 
 def test_the_readme_langchain_examples_work(embedded_server):
