@@ -2,6 +2,7 @@ import asyncio
 import uuid
 
 from routerproject.state import MemoryState, RedisState
+from routerproject.state.memory import SWEEP_EVERY
 
 
 class FakeClock:
@@ -65,6 +66,25 @@ def test_memory_expiry_follows_the_injected_clock():
     assert state.get("window") is None
     clock.now += 5
     assert state.get("k") is None
+
+
+def test_memory_drops_expired_keys_nobody_reads_again():
+    clock = FakeClock()
+    state = MemoryState(clock=clock)
+    for index in range(SWEEP_EVERY - 1):
+        state.set(f"written-once:{index}", "v", ttl_seconds=1)
+    state.set("kept", "v")
+    clock.now += 2
+    assert len(state._values) == SWEEP_EVERY  # nothing read them: still held
+    state.set("fresh", "v", ttl_seconds=60)  # the expiring write that sweeps
+    assert set(state._values) == {"kept", "fresh"}
+    assert set(state._expiry) == {"fresh"}
+
+
+def test_async_delete_answers_how_many_went(state):
+    state.set("a", "1")
+    assert asyncio.run(state.adelete("a", "missing")) == 1
+    assert state.get("a") is None
 
 
 def test_redis_expiry_is_applied(redis_server_url):
