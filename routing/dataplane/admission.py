@@ -50,6 +50,8 @@ async def authenticate(
             code=refusal.code,
             retry_after=refusal.retry_after,
         ) from None
+    if principal is not None and exchange is not None:
+        exchange.key_id, exchange.key_name = principal.key_id, principal.name
     if principal is not None and principal.requests_per_minute and exchange is not None:
         try:
             exchange.limits.append(

@@ -152,6 +152,7 @@ class Attempts:
                     self.exchange.retries += 1
                 self.made += 1
                 self.exchange.instance_id = lease.instance.instance_id
+                self.exchange.served_model = lease.instance.name
                 sent_body, sent_payload = for_instance(body, payload, lease.instance)
                 if self.call is not None:
                     upstream = self.call.build(

@@ -18,10 +18,14 @@ class Exchange:
 
     request_id: str
     started: float = field(default_factory=time.perf_counter)
+    received_at: float = field(default_factory=time.time)  # wall clock, for records and logs
     upstream_wait: float = 0.0
     instance_id: str = ""
     service_type: str = ""
-    model: str = ""
+    model: str = ""  # as the client asked for it
+    served_model: str = ""  # the model of the instance that answered last
+    key_id: str = ""  # the client's API key (its id and name; never the key itself)
+    key_name: str = ""
     retries: int = 0  # attempts made after the first, on other instances
     fallback_model: str = ""  # the fallback model that answered, when one did
     rejected_by: str = ""  # the rate-limit scope that refused the request, if any
@@ -32,6 +36,9 @@ class Exchange:
     first_byte: float | None = None  # perf_counter at a stream's first chunk
     prompt_tokens: int = 0  # from the upstream's `usage`
     completion_tokens: int = 0
+    usage_estimated: bool = False  # the tokens were estimated, the upstream reported none
+    cost: float | None = None  # USD, when the instance that answered has prices
+    error: str = ""  # the code of the gateway's refusal or failure, if any
     on_end: Callable[[], None] | None = None  # runs once, when the answer's last byte is gone
 
     def end(self) -> None:

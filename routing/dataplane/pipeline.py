@@ -28,6 +28,7 @@ from . import errors
 from .admission import admit, authenticate
 from .attempts import Attempts
 from .clientapi import open_call
+from .ended import exchange_ended
 from .endpoints import Endpoint
 from .exchange import Exchange
 from .headers import forwardable, peer_ip, request_id_of
@@ -47,11 +48,8 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
     metrics.exchange_started(exchange.service_type)
     status = 500
 
-    def record() -> None:
-        # The one place a /v1 request is recorded: for a stream when the relay ends (`Exchange.end`).
-        metrics.observe_exchange(exchange, status, ended=time.perf_counter())
-
-    exchange.on_end = record
+    # The one place a /v1 request is recorded: for a stream when the relay ends (`Exchange.end`).
+    exchange.on_end = lambda: exchange_ended(exchange, status, time.perf_counter())
     # 4 to 10 in `_serve`; 11. a refusal, or a failure no step handled, in the client API's shape.
     try:
         response = await _serve(request, endpoint, exchange, parsed)
@@ -59,6 +57,7 @@ async def handle(request: HttpRequest, endpoint: Endpoint) -> HttpResponseBase:
         # Django would log each relayed 500 as the gateway's "Internal Server Error".
         response._has_been_logged = True  # type: ignore[attr-defined]
     except errors.GatewayError as error:
+        exchange.error = error.code or error.kind
         response = error.response(endpoint.api)
     except (DatabaseError, *STATE_ERRORS) as exc:
         store = "database" if isinstance(exc, DatabaseError) else "shared state"
