@@ -29,6 +29,11 @@ GATEWAY_MAX_OUTPUT_TOKENS = env_int("GATEWAY_MAX_OUTPUT_TOKENS", 1 << 20, minimu
 # The `api-version` sent to Azure OpenAI deployments whose base URL names none.
 AZURE_OPENAI_API_VERSION = env_str("AZURE_OPENAI_API_VERSION", "2024-10-21")
 
+# Streams sent upstream ask for usage (`stream_options.include_usage`) even when the client did not,
+# and the extra usage chunk is taken out of the client's stream (`dataplane/stream_usage.py`), so
+# every answer's tokens are counted. Off: the client's request goes as it is.
+GATEWAY_STREAM_USAGE = env_bool("GATEWAY_STREAM_USAGE", True)
+
 # How long a Responses API answer stays readable (`GET /v1/responses/{id}`) and continuable
 # (`previous_response_id`), in shared state; expiry is its cleanup. 0 stores nothing. 30 days, as
 # OpenAI keeps them.

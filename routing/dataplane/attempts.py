@@ -30,6 +30,7 @@ from .exchange import Exchange
 from .payload import for_instance
 from .relay import relay
 from .selection import Lease, NoInstanceAvailable, choose
+from .stream_usage import UsageKept, ask_for_usage
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,9 @@ class Attempts:
                         lease.instance, sent_body, sent_payload, self.headers
                     )
                 else:
+                    sent_body, sent_payload, kept = ask_for_usage(
+                        self.endpoint, sent_body, sent_payload
+                    )
                     upstream = adapter_for(lease.instance.adapter).build(
                         lease.instance,
                         self.endpoint,
@@ -166,6 +170,10 @@ class Attempts:
                         payload=sent_payload,
                         headers=self.headers,
                     )
+                    if kept and sent_payload is not None:
+                        upstream.translation = UsageKept(
+                            upstream.translation, self.exchange, sent_payload
+                        )
                 outcome, result = await _attempt(upstream, lease, self.exchange)
             except BaseException:
                 await lease.arelease()

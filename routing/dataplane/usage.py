@@ -1,5 +1,6 @@
 """Token counts from an upstream's `usage`, for the metrics: OpenAI's prompt/completion tokens or
-the input/output names some servers use. Anything unreadable counts as unknown, never as an error."""
+the input/output names some servers use. Anything unreadable counts as unknown, never as an error.
+When an upstream reports none, `estimate_tokens` guesses from the text (`stream_usage`)."""
 
 import json
 from typing import Any
@@ -44,3 +45,34 @@ def read_stream_usage(chunk: bytes) -> tuple[int, int] | None:
         if isinstance(document, dict):
             found = _tokens(document.get("usage")) or found
     return found
+
+
+# An estimate when an upstream reports no usage: about 4 characters a token for English text and
+# code with the tokenizers of today's models (the gateway knows neither the model's tokenizer nor,
+# offline, its vocabulary). Marked as estimated wherever it is shown.
+CHARACTERS_PER_TOKEN = 4
+
+
+def estimate_tokens(characters: int) -> int:
+    return -(-characters // CHARACTERS_PER_TOKEN) if characters > 0 else 0
+
+
+def prompt_characters(payload: Any) -> int:
+    """The text a chat or completions request sends: message contents (strings or text parts),
+    or the prompt."""
+    if not isinstance(payload, dict):
+        return 0
+    total = 0
+    prompt = payload.get("prompt")
+    for text in prompt if isinstance(prompt, list) else [prompt]:
+        if isinstance(text, str):
+            total += len(text)
+    messages = payload.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else [content]:
+            if isinstance(part, str):
+                total += len(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                total += len(part["text"])
+    return total
