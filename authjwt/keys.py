@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import Error as DatabaseError
@@ -40,6 +40,9 @@ from django.utils import timezone
 from monitoring import metrics
 from routerproject.generations import every_request, follow
 from routerproject.state import STATE_ERRORS, get_state
+
+if TYPE_CHECKING:
+    from .models import ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +115,22 @@ class ApiKeyPrincipal:
     requests_per_minute: int | None
     enabled: bool
     revoked: bool
+    tokens_per_minute: int | None = None
+    max_budget: float | None = None  # USD per budget period
+    budget_period_s: int | None = None  # None: the budget never resets
+    created_at: float = 0.0  # Unix seconds: where budget periods start
+    allowed_models: frozenset[str] = frozenset()
 
     def allows(self, service_type: str) -> bool:
         return not self.allowed_service_types or service_type in self.allowed_service_types
+
+    def allows_model(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
+
+    @property
+    def governed(self) -> bool:
+        """Whether a request must read the key's spend and tokens before it is sent."""
+        return self.max_budget is not None or self.tokens_per_minute is not None
 
 
 def extract_api_key(headers: Mapping[str, str]) -> str | None:
@@ -182,6 +198,11 @@ async def _load(digest: str) -> ApiKeyPrincipal | None:
     row = await ApiKey.objects.filter(key_hash=digest).afirst()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
+    return principal_of(row)
+
+
+def principal_of(row: "ApiKey") -> ApiKeyPrincipal:
+    """What the data plane needs of a key's row."""
     return ApiKeyPrincipal(
         key_id=str(row.pk),
         name=row.name,
@@ -191,6 +212,11 @@ async def _load(digest: str) -> ApiKeyPrincipal | None:
         requests_per_minute=row.requests_per_minute,
         enabled=row.enabled,
         revoked=row.revoked_at is not None,
+        tokens_per_minute=row.tokens_per_minute,
+        max_budget=row.max_budget,
+        budget_period_s=row.budget_period_seconds,
+        created_at=row.created_at.timestamp(),
+        allowed_models=frozenset(row.allowed_models or []),
     )
 
 

@@ -1,10 +1,12 @@
 """What the gateway records about credentials: issued JWTs (never the token itself), cleanup runs,
 and the API keys of `/v1` clients (stored as a digest, shown in clear once)."""
 
+import json
 import uuid
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 
@@ -92,6 +94,27 @@ class ApiKey(models.Model):
     requests_per_minute = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+    tokens_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_budget = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="USD the key may spend per budget period (all time without one).",
+    )
+    budget_duration = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[1-9][0-9]{0,5}[smhd]$", "A duration such as 30d, 12h, 15m.")
+        ],
+        help_text="The budget's period, from the key's creation; blank: no reset.",
+    )
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="Model names; empty: any."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
@@ -117,3 +140,32 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        models_given = self.allowed_models
+        if not isinstance(models_given, list) or not all(
+            isinstance(m, str) and 0 < len(m) <= 200 and m == m.strip() for m in models_given
+        ):
+            errors["allowed_models"] = ["Must be a list of model names (1 to 200 characters)."]
+        if not isinstance(self.metadata, dict):
+            errors["metadata"] = ["Must be an object."]
+        elif len(json.dumps(self.metadata)) > MAX_METADATA_BYTES:
+            errors["metadata"] = [f"Must be at most {MAX_METADATA_BYTES} bytes of JSON."]
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def budget_period_seconds(self) -> int | None:
+        return duration_seconds(self.budget_duration)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def duration_seconds(duration: str) -> int | None:
+    """`30d` -> 2592000; blank -> None."""
+    if not duration:
+        return None
+    return int(duration[:-1]) * _UNITS[duration[-1]]

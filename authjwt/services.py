@@ -288,8 +288,13 @@ def api_key_create(
     expires_at: datetime | None = None,
     requests_per_minute: int | None = None,
     actor: Any = None,
+    **governance: Any,
 ) -> tuple[ApiKey, str]:
-    """Returns the key and its clear text, which is shown this once and never stored."""
+    """Returns the key and its clear text, which is shown this once and never stored.
+    `governance`: tokens_per_minute, max_budget, budget_duration, allowed_models, metadata."""
+    unknown = set(governance) - GOVERNANCE_FIELDS
+    if unknown:
+        raise ValueError(f"Unknown API key fields {sorted(unknown)}")
     raw_key = keys.generate_api_key()
     api_key = ApiKey(
         name=name,
@@ -299,6 +304,7 @@ def api_key_create(
         expires_at=expires_at,
         requests_per_minute=requests_per_minute,
         created_by=actor if actor is not None and actor.is_authenticated else None,
+        **governance,
     )
     api_key.full_clean()
     api_key.save(force_insert=True)
@@ -306,8 +312,12 @@ def api_key_create(
     return api_key, raw_key
 
 
-UPDATABLE_API_KEY_FIELDS = frozenset(
-    {"name", "allowed_service_types", "expires_at", "requests_per_minute", "enabled"}
+GOVERNANCE_FIELDS = frozenset(
+    {"tokens_per_minute", "max_budget", "budget_duration", "allowed_models", "metadata"}
+)
+UPDATABLE_API_KEY_FIELDS = (
+    frozenset({"name", "allowed_service_types", "expires_at", "requests_per_minute", "enabled"})
+    | GOVERNANCE_FIELDS
 )
 
 

@@ -90,6 +90,12 @@ class InstanceForm(forms.Form):
         help_text="The name sent upstream (an Azure deployment, a provider's name); empty: the "
         "name clients send.",
     )
+    input_cost_per_million = forms.FloatField(
+        required=False, min_value=0.0, label="Input price", help_text="USD per million tokens."
+    )
+    output_cost_per_million = forms.FloatField(
+        required=False, min_value=0.0, label="Output price", help_text="USD per million tokens."
+    )
     responses_api = forms.BooleanField(
         required=False,
         label="Serves the Responses API",
@@ -248,6 +254,34 @@ class ApiKeyForm(forms.Form):
     requests_per_minute = forms.IntegerField(
         required=False, min_value=1, label="Requests per minute"
     )
+    tokens_per_minute = forms.IntegerField(required=False, min_value=1, label="Tokens per minute")
+    max_budget = forms.FloatField(
+        required=False, min_value=0.0, label="Budget (USD)", help_text="Empty: no budget."
+    )
+    budget_duration = forms.RegexField(
+        r"^([1-9][0-9]{0,5}[smhd])?$",
+        required=False,
+        label="Budget period",
+        help_text="Such as 30d, 12h or 15m; empty: the budget never resets.",
+    )
+    allowed_models = forms.CharField(
+        required=False,
+        label="Models",
+        help_text="Model names, separated by commas; empty: any.",
+    )
+    metadata = JSONTextField(label="Metadata (JSON)", help_text='{"team": "search"}')
+
+    def clean_allowed_models(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["allowed_models"].split(",")]
+        return sorted({name for name in names if name})
+
+    def clean_metadata(self) -> dict[str, Any]:
+        value = self.cleaned_data["metadata"]
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Must be a JSON object.")
+        return value
 
 
 class DiffForm(forms.Form):

@@ -91,6 +91,7 @@ def _instance(
         path=instance.path,
         upstream_model=instance.upstream_model,
         responses_api=instance.responses_api,
+        prices=_prices(instance),
         headers=MappingProxyType(dict(instance.headers or {})),
         tier=instance.tier,
         rate_limit=_rate_limit(instance.rate_limit),
@@ -99,6 +100,14 @@ def _instance(
         request_timeout_s=service.request_timeout_ms / 1000,
         created=int(instance.created_at.timestamp()),
     )
+
+
+def _prices(instance: ServiceInstance) -> tuple[float, float] | None:
+    """An instance with either price is priced; the other counts as free."""
+    given = (instance.input_cost_per_million, instance.output_cost_per_million)
+    if given == (None, None):
+        return None
+    return (given[0] or 0.0, given[1] or 0.0)
 
 
 def _service(service: ServiceType) -> ServiceSpec:

@@ -104,6 +104,18 @@ class ServiceInstance(models.Model):
         help_text="The model name sent upstream (an Azure deployment, a provider's own name); "
         "blank: the name clients send.",
     )
+    input_cost_per_million = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1_000_000.0)],
+        help_text="USD per million prompt tokens; blank: unpriced.",
+    )
+    output_cost_per_million = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1_000_000.0)],
+        help_text="USD per million completion tokens; blank: unpriced.",
+    )
     responses_api = models.BooleanField(
         default=False,
         help_text="The instance serves OpenAI's Responses API itself: /v1/responses requests for "

@@ -30,6 +30,8 @@ INSTANCE_FIELDS = {
     "path": "path",
     "upstreamModel": "upstream_model",
     "responsesApi": "responses_api",
+    "inputCostPerMillionTokens": "input_cost_per_million",
+    "outputCostPerMillionTokens": "output_cost_per_million",
     "headers": "headers",
     "tier": "tier",
     "rateLimit": "rate_limit",

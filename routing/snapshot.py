@@ -57,6 +57,8 @@ class InstanceSpec:
     created: int = 0  # Unix seconds it was added: the `created` of its model in /v1/models
     upstream_model: str = ""  # the model name sent upstream, "" for `name`
     responses_api: bool = False  # serves OpenAI's Responses API itself (passed through)
+    # USD per million prompt and completion tokens, None when the instance is not priced.
+    prices: tuple[float, float] | None = None
 
     @property
     def sent_model(self) -> str:

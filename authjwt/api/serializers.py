@@ -1,5 +1,6 @@
 """Input and output shapes of /api/auth (camelCase, as in the seed)."""
 
+import datetime
 import re
 from typing import Any
 
@@ -8,8 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from routerproject.serializers import StrictSerializer
+from routerproject.state import STATE_ERRORS, get_state
 
-from ..keys import display_prefix
+from .. import key_usage
+from ..keys import display_prefix, principal_of
 from ..models import ApiKey, CleanupType, IssuedToken
 from ..selectors import effective_status
 
@@ -187,9 +190,40 @@ class ApiKeyCreateInput(StrictSerializer):
     requestsPerMinute = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=1_000_000
     )
+    tokensPerMinute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000_000
+    )
+    maxBudget = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1e12, help_text="USD."
+    )
+    budgetDuration = serializers.RegexField(
+        r"^([1-9][0-9]{0,5}[smhd])?$",
+        required=False,
+        allow_blank=True,
+        help_text="The budget's period, such as 30d, 12h or 15m; blank: it never resets.",
+    )
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=1000,
+        help_text="Model names the key may use; empty: any.",
+    )
+    metadata = serializers.DictField(required=False)
 
     def validate_allowedServiceTypes(self, value: list[str]) -> list[str]:
         return _service_types(value)
+
+    def governance(self) -> dict[str, Any]:
+        return {GOVERNANCE[k]: v for k, v in self.validated_data.items() if k in GOVERNANCE}
+
+
+GOVERNANCE = {
+    "tokensPerMinute": "tokens_per_minute",
+    "maxBudget": "max_budget",
+    "budgetDuration": "budget_duration",
+    "models": "allowed_models",
+    "metadata": "metadata",
+}
 
 
 class ApiKeyUpdateInput(StrictSerializer):
@@ -201,6 +235,25 @@ class ApiKeyUpdateInput(StrictSerializer):
     requestsPerMinute = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=1_000_000
     )
+    tokensPerMinute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1_000_000_000
+    )
+    maxBudget = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1e12, help_text="USD."
+    )
+    budgetDuration = serializers.RegexField(
+        r"^([1-9][0-9]{0,5}[smhd])?$",
+        required=False,
+        allow_blank=True,
+        help_text="The budget's period, such as 30d, 12h or 15m; blank: it never resets.",
+    )
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=1000,
+        help_text="Model names the key may use; empty: any.",
+    )
+    metadata = serializers.DictField(required=False)
     enabled = serializers.BooleanField(required=False)
 
     FIELDS = {
@@ -209,6 +262,7 @@ class ApiKeyUpdateInput(StrictSerializer):
         "expiresAt": "expires_at",
         "requestsPerMinute": "requests_per_minute",
         "enabled": "enabled",
+        **GOVERNANCE,
     }
 
     def validate_allowedServiceTypes(self, value: list[str]) -> list[str]:
@@ -218,6 +272,15 @@ class ApiKeyUpdateInput(StrictSerializer):
         return {self.FIELDS[k]: v for k, v in self.validated_data.items()}
 
 
+class KeyUsageOutput(serializers.Serializer):
+    requests = serializers.IntegerField()
+    promptTokens = serializers.IntegerField()
+    completionTokens = serializers.IntegerField()
+    spend = serializers.FloatField(help_text="USD, all time.")
+    periodSpend = serializers.FloatField(help_text="USD, this budget period.")
+    lastUsedAt = serializers.DateTimeField(allow_null=True)
+
+
 class ApiKeyOutput(serializers.ModelSerializer):
     keyPrefix = serializers.SerializerMethodField()
     allowedServiceTypes = serializers.ListField(
@@ -225,6 +288,12 @@ class ApiKeyOutput(serializers.ModelSerializer):
     )
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
     requestsPerMinute = serializers.IntegerField(source="requests_per_minute", allow_null=True)
+    tokensPerMinute = serializers.IntegerField(source="tokens_per_minute", allow_null=True)
+    maxBudget = serializers.FloatField(source="max_budget", allow_null=True)
+    budgetDuration = serializers.CharField(source="budget_duration")
+    models = serializers.ListField(source="allowed_models", child=serializers.CharField())
+    metadata = serializers.DictField()
+    usage = serializers.SerializerMethodField()
     status = serializers.SerializerMethodField()
     revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
     createdBy = serializers.SerializerMethodField()
@@ -240,6 +309,12 @@ class ApiKeyOutput(serializers.ModelSerializer):
             "allowedServiceTypes",
             "expiresAt",
             "requestsPerMinute",
+            "tokensPerMinute",
+            "maxBudget",
+            "budgetDuration",
+            "models",
+            "metadata",
+            "usage",
             "enabled",
             "status",
             "revokedAt",
@@ -250,6 +325,25 @@ class ApiKeyOutput(serializers.ModelSerializer):
 
     def get_keyPrefix(self, api_key: ApiKey) -> str:
         return display_prefix(api_key.prefix)
+
+    @extend_schema_field(KeyUsageOutput())
+    def get_usage(self, api_key: ApiKey) -> dict[str, Any] | None:
+        """The key's usage to date, from shared state (None when it cannot be read)."""
+        try:
+            usage = key_usage.usage_of([principal_of(api_key)], get_state())[str(api_key.pk)]
+        except STATE_ERRORS:
+            return None
+        last = usage.last_used_at
+        return {
+            "requests": usage.requests,
+            "promptTokens": usage.prompt_tokens,
+            "completionTokens": usage.completion_tokens,
+            "spend": usage.spend,
+            "periodSpend": usage.period_spend,
+            "lastUsedAt": (
+                datetime.datetime.fromtimestamp(last, tz=datetime.UTC).isoformat() if last else None
+            ),
+        }
 
     @extend_schema_field(serializers.CharField(help_text="ACTIVE, DISABLED, EXPIRED or REVOKED"))
     def get_status(self, api_key: ApiKey) -> str:

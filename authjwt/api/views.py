@@ -282,6 +282,7 @@ class ApiKeyViewSet(
             expires_at=values["expiresAt"],
             requests_per_minute=values["requestsPerMinute"],
             actor=request.user,
+            **data.governance(),
         )
         output = s.ApiKeyCreatedOutput(api_key, context={"raw_key": raw_key})
         return envelope(

@@ -39,8 +39,12 @@ def lease_owner_key(owner: str) -> str:
 
 
 # The memory side of an AtomicScript: (current values of its keys, the caller's args, now) ->
-# (result, new values (None deletes the key), TTL in seconds for the keys written or None).
-MemoryStep = Callable[[list[Any], Sequence[Any], float], tuple[list[str], list[Any], float | None]]
+# (result, new values (None deletes the key), TTL in seconds for the keys written or None, or one
+# such TTL per key).
+MemoryStep = Callable[
+    [list[Any], Sequence[Any], float],
+    tuple[list[str], list[Any], float | list[float | None] | None],
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,13 +84,14 @@ class MemoryState:
         with self._lock:
             moment = self._clock() if now is None else now
             result, values, ttl_seconds = script.memory([self._live(k) for k in keys], args, moment)
-            for key, value in zip(keys, values, strict=True):
+            ttls = ttl_seconds if isinstance(ttl_seconds, list) else [ttl_seconds] * len(keys)
+            for key, value, ttl in zip(keys, values, ttls, strict=True):
                 if value is None:
                     self._values.pop(key, None)
                     self._expiry.pop(key, None)
                 else:
                     self._values[key] = value
-                    self._expire(key, ttl_seconds)
+                    self._expire(key, ttl)
         return result
 
     async def arun_script(

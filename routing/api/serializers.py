@@ -161,6 +161,22 @@ class InstanceInputSerializer(StrictSerializer):
         required=False,
         help_text="The instance serves OpenAI's Responses API itself (passed through).",
     )
+    inputCostPerMillionTokens = serializers.FloatField(
+        source="input_cost_per_million",
+        min_value=0.0,
+        max_value=1_000_000.0,
+        allow_null=True,
+        required=False,
+        help_text="USD per million prompt tokens; null: unpriced.",
+    )
+    outputCostPerMillionTokens = serializers.FloatField(
+        source="output_cost_per_million",
+        min_value=0.0,
+        max_value=1_000_000.0,
+        allow_null=True,
+        required=False,
+        help_text="USD per million completion tokens; null: unpriced.",
+    )
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     tier = serializers.ChoiceField(choices=_choices(Tier), allow_blank=True, required=False)
     rateLimit = RateLimitField(source="rate_limit", allow_null=True, required=False)
@@ -200,6 +216,8 @@ class InstanceOutputSerializer(serializers.Serializer):
     path = serializers.CharField()
     upstreamModel = serializers.CharField()
     responsesApi = serializers.BooleanField()
+    inputCostPerMillionTokens = serializers.FloatField(allow_null=True)
+    outputCostPerMillionTokens = serializers.FloatField(allow_null=True)
     headers = serializers.DictField(child=serializers.CharField())
     tier = serializers.CharField()
     rateLimit = RateLimitField(allow_null=True)

@@ -16,7 +16,7 @@ from routing.resilience import rate_limit
 from routing.resilience.limiters import Decision
 from routing.snapshot import InstanceSpec, ServiceSpec
 
-from . import errors
+from . import errors, governance
 from .exchange import Exchange
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ async def authenticate(
             retry_after=refusal.retry_after,
         ) from None
     if principal is not None and exchange is not None:
+        exchange.principal = principal
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
     if principal is not None and principal.requests_per_minute and exchange is not None:
         try:
@@ -80,8 +81,11 @@ def refusal_of(refused: rate_limit.RateLimited, exchange: Exchange) -> errors.Ga
 async def admit(
     service: ServiceSpec, client: str, exchange: Exchange | None = None
 ) -> Decision | None:
-    """The service's limit at service or client-IP scope; a 429 `GatewayError` (Retry-After and
-    x-ratelimit-* headers) refuses."""
+    """The key's models, budget and tokens per minute (`governance.check`), then the service's
+    limit at service or client-IP scope; a 429 `GatewayError` (Retry-After and x-ratelimit-*
+    headers) refuses."""
+    if exchange is not None and exchange.principal is not None:
+        await governance.check(exchange.principal, exchange.model)
     try:
         decision = await rate_limit.admit_request(service, client, get_state())
     except rate_limit.RateLimited as refused:

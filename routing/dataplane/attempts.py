@@ -154,6 +154,7 @@ class Attempts:
                 self.made += 1
                 self.exchange.instance_id = lease.instance.instance_id
                 self.exchange.served_model = lease.instance.name
+                self.exchange.prices = lease.instance.prices
                 sent_body, sent_payload = for_instance(body, payload, lease.instance)
                 if self.call is not None:
                     upstream = self.call.build(

@@ -30,6 +30,8 @@ def on_exchange_end(listener: Listener) -> None:
 
 
 def exchange_ended(exchange: Exchange, status: int, ended: float) -> None:
+    if exchange.cost is None:
+        exchange.cost = exchange.priced()
     for listener in _listeners:
         try:
             listener(exchange, status, ended)

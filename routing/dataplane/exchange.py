@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.http.response import HttpResponseBase
 
+from authjwt.keys import ApiKeyPrincipal
 from routing.neural_runtime import NeuralDecision
 from routing.resilience import rate_limit
 from routing.resilience.limiters import Decision
@@ -26,6 +27,7 @@ class Exchange:
     served_model: str = ""  # the model of the instance that answered last
     key_id: str = ""  # the client's API key (its id and name; never the key itself)
     key_name: str = ""
+    principal: ApiKeyPrincipal | None = None  # what the key may do and spend
     retries: int = 0  # attempts made after the first, on other instances
     fallback_model: str = ""  # the fallback model that answered, when one did
     rejected_by: str = ""  # the rate-limit scope that refused the request, if any
@@ -38,6 +40,7 @@ class Exchange:
     completion_tokens: int = 0
     usage_estimated: bool = False  # the tokens were estimated, the upstream reported none
     cost: float | None = None  # USD, when the instance that answered has prices
+    prices: tuple[float, float] | None = None  # that instance's, per million tokens
     error: str = ""  # the code of the gateway's refusal or failure, if any
     on_end: Callable[[], None] | None = None  # runs once, when the answer's last byte is gone
 
@@ -49,6 +52,12 @@ class Exchange:
     def count_usage(self, usage: tuple[int, int] | None) -> None:
         if usage is not None:
             self.prompt_tokens, self.completion_tokens = usage
+
+    def priced(self) -> float | None:
+        """The request's cost in USD at its instance's prices (None when unpriced)."""
+        if self.prices is None:
+            return None
+        return (self.prompt_tokens * self.prices[0] + self.completion_tokens * self.prices[1]) / 1e6
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_wait) * 1000)

@@ -21,11 +21,11 @@ def refused(response, *names: str) -> dict:
     return body
 
 
-def test_an_api_key_with_an_unknown_budget_is_not_created(staff_client):
+def test_an_api_key_with_a_misspelt_budget_is_not_created(staff_client):
     response = staff_client.post(
-        "/api/auth/api-keys", {"name": "k", "maxBudget": 0.000001}, format="json"
+        "/api/auth/api-keys", {"name": "k", "maxBuget": 0.000001}, format="json"
     )
-    refused(response, "maxBudget")
+    refused(response, "maxBuget")
     assert not ApiKey.objects.exists()
 
 
