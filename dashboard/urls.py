@@ -69,6 +69,11 @@ urlpatterns = [
     path("security/tokens/<str:token_id>/revoke/", security.token_revoke, name="token-revoke"),
     path("security/api-keys/new/", security.api_key_create, name="api-key-create"),
     path(
+        "security/api-keys/<str:api_key_id>/edit/",
+        security.api_key_edit,
+        name="api-key-edit",
+    ),
+    path(
         "security/api-keys/<str:api_key_id>/revoke/",
         security.api_key_revoke,
         name="api-key-revoke",

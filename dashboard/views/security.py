@@ -10,8 +10,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
-from authjwt import selectors, services
+from authjwt import key_usage, selectors, services
+from authjwt.keys import principal_of
+from authjwt.models import ApiKey
 from routerproject.exceptions import Conflict
+from routerproject.state import STATE_ERRORS, get_state
 
 from ..access import operator, reader
 from ..errors import call_service
@@ -36,16 +39,46 @@ def _page(request: HttpRequest, api_key_form: ApiKeyForm | None = None) -> HttpR
             "filters": filters,
             "tokens": [(t, selectors.effective_status(t)) for t in page],
             "page": page,
-            "api_keys": selectors.api_key_list(),
+            "api_keys": _with_usage(list(selectors.api_key_list())),
             "api_key_form": api_key_form or ApiKeyForm(),
             "stats": selectors.blacklist_stats(),
         },
     )
 
 
+def _with_usage(api_keys: list[ApiKey]) -> list[tuple[ApiKey, key_usage.Usage | None]]:
+    """Each key with its usage to date (None when the shared state cannot be read)."""
+    try:
+        usage = key_usage.usage_of([principal_of(k) for k in api_keys], get_state())
+    except STATE_ERRORS:
+        usage = {}
+    return [(api_key, usage.get(str(api_key.pk))) for api_key in api_keys]
+
+
 @reader
 def security(request: HttpRequest) -> HttpResponse:
     return _page(request)
+
+
+@operator
+def api_key_edit(request: HttpRequest, api_key_id: str) -> HttpResponse:
+    api_key = selectors.api_key_get(api_key_id=api_key_id)
+    initial = {name: getattr(api_key, name) for name in ApiKeyForm.base_fields}
+    initial["allowed_models"] = ", ".join(api_key.allowed_models)
+    form = ApiKeyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        updated = call_service(
+            form,
+            lambda: services.api_key_update(api_key_id=api_key.id, changes=form.cleaned_data),
+        )
+        if updated is not None:
+            messages.success(request, f"API key {api_key.name} ({api_key.prefix}…) saved.")
+            return redirect("dashboard:security")
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"Edit API key {api_key.name}", "back": "security"},
+    )
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -296,3 +296,36 @@ def test_the_router_page_shows_the_exemplars_it_has(staff_browser):
     page = staff_browser.get("/dashboard/router/").content.decode()
     assert "1 exemplar" in page and "no per-request decision log" in page
     assert "75%" in page  # (2 + 1) / (2 + 2)
+
+
+def test_an_api_keys_budget_limits_and_models_are_edited_and_its_usage_shown(staff_browser):
+    created = staff_browser.post(
+        "/dashboard/security/api-keys/new/",
+        {
+            "name": "team",
+            "max_budget": "2.5",
+            "budget_duration": "30d",
+            "tokens_per_minute": "1000",
+            "allowed_models": "demo-chat, auto",
+            "metadata": '{"team": "search"}',
+        },
+    )
+    assert created.status_code == 201
+    key = ApiKey.objects.get(name="team")
+    assert (key.max_budget, key.budget_duration, key.tokens_per_minute) == (2.5, "30d", 1000)
+    assert key.allowed_models == ["auto", "demo-chat"] and key.metadata == {"team": "search"}
+    page = staff_browser.get("/dashboard/security/").content.decode()
+    assert "of $2.5000 per 30d" in page and "auto, demo-chat" in page
+    assert "0 requests, 0 tokens" in page
+    edit_url = f"/dashboard/security/api-keys/{key.id}/edit/"
+    assert 'value="2.5"' in staff_browser.get(edit_url).content.decode()
+    refused = staff_browser.post(edit_url, {"name": "team", "budget_duration": "monthly"})
+    assert refused.status_code == 200 and "30d, 12h or 15m" in refused.content.decode()
+    key.refresh_from_db()
+    assert key.budget_duration == "30d"
+    saved = staff_browser.post(
+        edit_url, {"name": "team", "max_budget": "9", "budget_duration": "1d", "allowed_models": ""}
+    )
+    assert saved.status_code == 302
+    key.refresh_from_db()
+    assert (key.max_budget, key.budget_duration, key.allowed_models) == (9.0, "1d", [])

@@ -24,7 +24,7 @@ for service in plan["services"]:
 for instance in plan["instances"]:
     instance_add(actor=None, **instance)
 from authjwt.services import api_key_create
-print("API_KEY=" + api_key_create(name="e2e client")[1])
+print("API_KEY=" + api_key_create(name="e2e client", **plan.get("api_key", {}))[1])
 """
 
 
