@@ -20,6 +20,10 @@ def demo_services(upstream: str) -> dict[str, Any]:
             "loadBalancer": "round_robin",
             "instances": [{"name": model, "baseUrl": upstream, "adapter": adapter}],
         }
+    # Priced as a small hosted model is, so that spend shows (USD per million tokens).
+    services["chat"]["instances"][0].update(
+        {"inputCostPerMillionTokens": 0.15, "outputCostPerMillionTokens": 0.6}
+    )
     # A neural service to watch: `auto` goes to the lightweight or the powerful tier.
     services["chat"]["loadBalancer"] = "neural"
     services["chat"]["instances"] += [

@@ -279,3 +279,42 @@ def test_the_readme_langchain_examples_work(embedded_server):
     assert "".join(chunk.text for chunk in claude.stream("Say hi."))
     called = claude.bind_tools([get_weather]).invoke("Weather in Paris?")
     assert called.tool_calls[0]["name"] == "get_weather"
+
+
+def test_a_key_with_a_budget_is_refused_once_it_is_spent(embedded_server):
+    """Issue-level check on `make run`: a $0.001 budget against a priced instance; a stream whose
+    client asked no usage is counted all the same, and the key shows what it used."""
+    import openai
+
+    base, password, _ = embedded_server
+    with httpx.Client(base_url=base, auth=("admin", password)) as api:
+        chat = api.get("/api/config/type/services/chat").json()["data"]
+        demo = next(i for i in chat["instances"] if i["name"] == "demo-chat")
+        assert demo["inputCostPerMillionTokens"] == 0.15
+        priced = {
+            "name": "premium-chat",
+            "baseUrl": demo["baseUrl"],
+            "inputCostPerMillionTokens": 30.0,
+            "outputCostPerMillionTokens": 60.0,
+        }
+        assert api.post("/api/config/instance/add/chat", json=priced).status_code == 201
+        created = api.post("/api/auth/api-keys", json={"name": "budgeted", "maxBudget": 0.001})
+        key_id, key = created.json()["data"]["id"], created.json()["data"]["key"]
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+        hi = [{"role": "user", "content": "hi"}]
+        # 7 and 16 tokens at $30 and $60 per million: $0.00117, over the budget at once.
+        chunks = list(
+            client.chat.completions.create(model="premium-chat", messages=hi, stream=True)
+        )
+        assert all(chunk.usage is None for chunk in chunks)
+        for _ in range(20):  # its spend is added just after the answer
+            try:
+                client.chat.completions.create(model="premium-chat", messages=hi)
+            except openai.RateLimitError as refused:
+                assert refused.code == "insufficient_quota"
+                break
+        else:
+            pytest.fail("the key was never refused")
+        usage = api.get(f"/api/auth/api-keys/{key_id}").json()["data"]["usage"]
+        assert usage["promptTokens"] >= 7 and usage["completionTokens"] >= 16
+        assert usage["spend"] >= 0.001
