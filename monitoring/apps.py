@@ -9,6 +9,9 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from configversions.sections import register_section
 
+        from . import tracing
         from .settings_section import MONITORING_SECTION
 
         register_section(MONITORING_SECTION)
+        # Before any handler loads its middleware: the Django instrumentation inserts its own.
+        tracing.configure()

@@ -8,9 +8,11 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         from configversions.sections import register_section
+        from monitoring import tracing
         from routerproject.state import announce_generations
 
         from . import observability
+        from .dataplane import traces
         from .neural_runtime import BREAKER_RESET_KEY, RELOAD_KEY
         from .services_section import ROUTER_SECTION, SERVICES_SECTION
 
@@ -18,3 +20,4 @@ class RoutingConfig(AppConfig):
         register_section(ROUTER_SECTION)
         announce_generations(RELOAD_KEY, BREAKER_RESET_KEY)
         observability.register()
+        tracing.when_started(traces.install)  # /v1 spans, once tracing starts

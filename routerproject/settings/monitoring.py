@@ -5,7 +5,7 @@ is recorded: set it for every gunicorn worker (docker/gunicorn.conf.py empties i
 `/metrics` adds up every worker's values.
 """
 
-from .env import env_float, env_list, env_str
+from .env import env_bool, env_float, env_list, env_str
 
 # Bearer token for /admin/* (the seed's variable). Unset: /admin/* accepts staff operators instead
 # (JWT bearer or HTTP Basic; never the session cookie, these endpoints being CSRF-exempt).
@@ -24,3 +24,24 @@ if MONITORING_TRAFFIC_FLUSH_SECONDS <= 0:
     raise ImproperlyConfigured(
         "MONITORING_TRAFFIC_FLUSH_SECONDS must be a positive number of seconds"
     )
+
+
+def _trace_exporters() -> list[str]:
+    """The span exporters the standard OpenTelemetry environment names, none unless it asks: an
+    OTLP endpoint (the `otlp` exporter) or `OTEL_TRACES_EXPORTER` naming something but `none`;
+    `OTEL_SDK_DISABLED=true` turns it all off. The SDK reads its other OTEL_* variables itself."""
+    if env_bool("OTEL_SDK_DISABLED", False):
+        return []
+    named = env_list("OTEL_TRACES_EXPORTER", [])
+    if "none" in named:
+        return []
+    if named:
+        return named
+    endpoint = env_str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env_str(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return ["otlp"] if endpoint else []
+
+
+# OpenTelemetry tracing (monitoring.tracing): empty, the default, leaves it off.
+TRACING_EXPORTERS = _trace_exporters()

@@ -17,3 +17,6 @@ STATE_KEY_PREFIX = f"test:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
 
 # Unit tests share one process: nothing to announce (tests of the announcements build their own).
 STATE_ANNOUNCES_GENERATIONS = False
+
+# The suite traces into its own in-memory exporters only, whatever OTEL_* the shell exports.
+TRACING_EXPORTERS = []

@@ -16,11 +16,12 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 
+from monitoring import tracing
 from routerproject.state import STATE_ERRORS, SharedState, get_state, log_degraded
 from routing.resilience import retry, shared_breakers
 from routing.snapshot import InstanceSpec, ServiceSpec
 
-from . import errors
+from . import errors, traces
 from .adapters import UpstreamRequest, adapter_for
 from .admission import admit_instance
 from .client import UpstreamTimeout, UpstreamUnreachable, send_upstream
@@ -250,9 +251,10 @@ async def _attempt(
     """(outcome, what to answer). Only an `ok` outcome's answer may be a stream; failures are
     complete answers or gateway errors, and their lease is already released."""
     instance = lease.instance
+    send = traces.attempt(instance, exchange) if tracing.enabled else send_upstream
     sent = time.perf_counter()
     try:
-        response = await send_upstream(
+        response = await send(
             upstream.method,
             upstream.url,
             headers=upstream.headers,

@@ -9,11 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from monitoring import tracing
 from routing.live_config import aget_live_config
 from routing.service_types import ServiceKind
 from routing.snapshot import LiveConfig
 
-from . import pipeline, stored_responses
+from . import pipeline, stored_responses, traces
 from .admission import authenticate
 from .clientapi import MAX_RESPONSE_ID
 from .dialects import anthropic
@@ -62,6 +63,8 @@ def proxy_view(route: str) -> View:
     async def view(request: HttpRequest) -> HttpResponseBase:
         if request.method != "POST":
             return _method_not_allowed(request, "POST")
+        if tracing.enabled:
+            return await traces.traced(request, endpoint, pipeline.handle)
         return await pipeline.handle(request, endpoint)
 
     view.__name__ = view.__qualname__ = f"v1_{route.replace('/', '_')}"
