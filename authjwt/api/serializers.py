@@ -181,15 +181,9 @@ def _service_types(value: list[str]) -> list[str]:
     return value
 
 
-class ApiKeyCreateInput(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    allowedServiceTypes = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list, max_length=100
-    )
-    expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    requestsPerMinute = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1, max_value=1_000_000
-    )
+class _GovernanceInput(StrictSerializer):
+    """What a key may use and spend, on create and update alike."""
+
     tokensPerMinute = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=1_000_000_000
     )
@@ -209,6 +203,17 @@ class ApiKeyCreateInput(StrictSerializer):
         help_text="Model names the key may use; empty: any.",
     )
     metadata = serializers.DictField(required=False)
+
+
+class ApiKeyCreateInput(_GovernanceInput):
+    name = serializers.CharField(max_length=100)
+    allowedServiceTypes = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=100
+    )
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    requestsPerMinute = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=1_000_000
+    )
 
     def validate_allowedServiceTypes(self, value: list[str]) -> list[str]:
         return _service_types(value)
@@ -226,7 +231,7 @@ GOVERNANCE = {
 }
 
 
-class ApiKeyUpdateInput(StrictSerializer):
+class ApiKeyUpdateInput(_GovernanceInput):
     name = serializers.CharField(max_length=100, required=False)
     allowedServiceTypes = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, max_length=100
@@ -235,25 +240,6 @@ class ApiKeyUpdateInput(StrictSerializer):
     requestsPerMinute = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=1_000_000
     )
-    tokensPerMinute = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=1_000_000_000
-    )
-    maxBudget = serializers.FloatField(
-        required=False, allow_null=True, min_value=0.0, max_value=1e12, help_text="USD."
-    )
-    budgetDuration = serializers.RegexField(
-        r"^([1-9][0-9]{0,5}[smhd])?$",
-        required=False,
-        allow_blank=True,
-        help_text="The budget's period, such as 30d, 12h or 15m; blank: it never resets.",
-    )
-    models = serializers.ListField(
-        child=serializers.CharField(max_length=200),
-        required=False,
-        max_length=1000,
-        help_text="Model names the key may use; empty: any.",
-    )
-    metadata = serializers.DictField(required=False)
     enabled = serializers.BooleanField(required=False)
 
     FIELDS = {
