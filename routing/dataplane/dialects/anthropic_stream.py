@@ -6,8 +6,9 @@ import time
 import uuid
 from typing import Any
 
-from .anthropic import STOP_REASONS, read_object, token_count
+from .anthropic import STOP_REASONS
 from .anthropic_upstream import FINISH_REASONS, chat_usage
+from .members import read_object, token_count
 
 # Anthropic's error types, kept as they are when an OpenAI error already names one.
 _ERROR_TYPES = {

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import errors
-from .anthropic import (
+from .anthropic import parsed_input
+from .members import (
     as_list,
     as_object,
     as_positive_int,
     as_string,
     number_member,
-    parsed_input,
     stream_member,
     token_count,
 )

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import errors
+from .members import as_object, as_string
 from .responses_stream import (
     ChatStreamAsResponses,
     fallback_call_id,
@@ -62,18 +63,6 @@ def new_response_id() -> str:
     return f"resp_{uuid.uuid4().hex}"
 
 
-def _object(value: Any, param: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise errors.bad_request(f"'{param}' must be an object.", param=param)
-    return value
-
-
-def _string(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise errors.bad_request(f"'{param}' must be a string.", param=param)
-    return value
-
-
 def _check(payload: Mapping[str, Any], name: str, kinds: tuple[type, ...], what: str) -> None:
     value = payload.get(name)
     if value is None:
@@ -84,19 +73,19 @@ def _check(payload: Mapping[str, Any], name: str, kinds: tuple[type, ...], what:
 
 
 def _part(part: Any, param: str) -> dict[str, Any]:
-    part = _object(part, param)
+    part = as_object(part, param)
     kind = part.get("type")
     if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": _string(part.get("text"), f"{param}.text")}
+        return {"type": "text", "text": as_string(part.get("text"), f"{param}.text")}
     if kind == "refusal":
-        return {"type": "refusal", "refusal": _string(part.get("refusal"), f"{param}.refusal")}
+        return {"type": "refusal", "refusal": as_string(part.get("refusal"), f"{param}.refusal")}
     if kind == "input_image":
         if part.get("file_id") is not None:
             raise errors.bad_request(
                 "Images by file_id are not supported here; send image_url (a URL or a data URL).",
                 param=f"{param}.file_id",
             )
-        image = {"url": _string(part.get("image_url"), f"{param}.image_url")}
+        image = {"url": as_string(part.get("image_url"), f"{param}.image_url")}
         detail = part.get("detail")
         if isinstance(detail, str) and detail in _IMAGE_DETAILS:
             image["detail"] = detail
@@ -106,9 +95,9 @@ def _part(part: Any, param: str) -> dict[str, Any]:
             raise errors.bad_request(
                 "Files are supported here only inline, as file_data.", param=f"{param}.file_data"
             )
-        file = {"file_data": _string(part.get("file_data"), f"{param}.file_data")}
+        file = {"file_data": as_string(part.get("file_data"), f"{param}.file_data")}
         if part.get("filename") is not None:
-            file["filename"] = _string(part.get("filename"), f"{param}.filename")
+            file["filename"] = as_string(part.get("filename"), f"{param}.filename")
         return {"type": "file", "file": file}
     raise errors.bad_request(
         f"'{param}.type' must be input_text, output_text, refusal, input_image or input_file.",
@@ -141,11 +130,11 @@ def _tool_output(output: Any, param: str) -> str | list[dict[str, Any]]:
 
 def _function_call(item: Mapping[str, Any], param: str) -> dict[str, Any]:
     return {
-        "id": _string(item.get("call_id"), f"{param}.call_id"),
+        "id": as_string(item.get("call_id"), f"{param}.call_id"),
         "type": "function",
         "function": {
-            "name": _string(item.get("name"), f"{param}.name"),
-            "arguments": _string(item.get("arguments"), f"{param}.arguments"),
+            "name": as_string(item.get("name"), f"{param}.name"),
+            "arguments": as_string(item.get("arguments"), f"{param}.arguments"),
         },
     }
 
@@ -158,7 +147,7 @@ def _input_messages(items: Any) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     for index, raw in enumerate(items):
         param = f"input[{index}]"
-        item = _object(raw, param)
+        item = as_object(raw, param)
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
@@ -180,7 +169,7 @@ def _input_messages(items: Any) -> list[dict[str, Any]]:
             messages.append(
                 {
                     "role": "tool",
-                    "tool_call_id": _string(item.get("call_id"), f"{param}.call_id"),
+                    "tool_call_id": as_string(item.get("call_id"), f"{param}.call_id"),
                     "content": _tool_output(item.get("output"), f"{param}.output"),
                 }
             )
@@ -199,18 +188,18 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
     translated = []
     for index, raw in enumerate(tools):
         param = f"tools[{index}]"
-        tool = _object(raw, param)
+        tool = as_object(raw, param)
         if tool.get("type") != "function":
             raise errors.bad_request(
                 f"Only function tools can be used with this model; {tool.get('type')!r} is a "
                 "built-in tool this gateway cannot run.",
                 param="tools",
             )
-        function: dict[str, Any] = {"name": _string(tool.get("name"), f"{param}.name")}
+        function: dict[str, Any] = {"name": as_string(tool.get("name"), f"{param}.name")}
         if tool.get("description") is not None:
-            function["description"] = _string(tool["description"], f"{param}.description")
+            function["description"] = as_string(tool["description"], f"{param}.description")
         if tool.get("parameters") is not None:
-            function["parameters"] = _object(tool["parameters"], f"{param}.parameters")
+            function["parameters"] = as_object(tool["parameters"], f"{param}.parameters")
         if tool.get("strict") is not None:
             if not isinstance(tool["strict"], bool):
                 raise errors.bad_request(
@@ -227,7 +216,7 @@ def _tool_choice(choice: Any) -> str | dict[str, Any]:
     if isinstance(choice, dict) and choice.get("type") == "function":
         return {
             "type": "function",
-            "function": {"name": _string(choice.get("name"), "tool_choice.name")},
+            "function": {"name": as_string(choice.get("name"), "tool_choice.name")},
         }
     raise errors.bad_request(
         '\'tool_choice\' must be auto, none, required or {"type": "function", "name": ...}.',
@@ -236,13 +225,13 @@ def _tool_choice(choice: Any) -> str | dict[str, Any]:
 
 
 def _response_format(text: Any) -> dict[str, Any] | None:
-    text = _object(text, "text")
+    text = as_object(text, "text")
     verbosity = text.get("verbosity")
     if verbosity is not None and not (isinstance(verbosity, str) and verbosity in _VERBOSITIES):
         raise errors.bad_request("'text.verbosity' must be low, medium or high.", param="text")
     if text.get("format") is None:
         return None
-    form = _object(text["format"], "text.format")
+    form = as_object(text["format"], "text.format")
     kind = form.get("type")
     if kind == "text":
         return None
@@ -250,11 +239,11 @@ def _response_format(text: Any) -> dict[str, Any] | None:
         return {"type": "json_object"}
     if kind == "json_schema":
         schema: dict[str, Any] = {
-            "name": _string(form.get("name"), "text.format.name"),
-            "schema": _object(form.get("schema"), "text.format.schema"),
+            "name": as_string(form.get("name"), "text.format.name"),
+            "schema": as_object(form.get("schema"), "text.format.schema"),
         }
         if form.get("description") is not None:
-            schema["description"] = _string(form["description"], "text.format.description")
+            schema["description"] = as_string(form["description"], "text.format.description")
         if form.get("strict") is not None:
             if not isinstance(form["strict"], bool):
                 raise errors.bad_request(
@@ -271,7 +260,7 @@ def _check_request(payload: Mapping[str, Any]) -> None:
     for name in _REFUSED:
         if payload.get(name) is not None:
             raise errors.bad_request(f"'{name}' is not supported by this gateway.", param=name)
-    _string(payload.get("model"), "model")
+    as_string(payload.get("model"), "model")
     for name, (kinds, what) in (_KEPT | _ECHOED).items():
         _check(payload, name, kinds, what)
     limit = payload.get("max_output_tokens")
