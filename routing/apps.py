@@ -8,9 +8,11 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         from configversions.sections import register_section
+        from monitoring.request_history import record_exchange
         from routerproject.state import announce_generations
 
         from . import observability
+        from .dataplane.ended import on_exchange_end
         from .neural_runtime import BREAKER_RESET_KEY, RELOAD_KEY
         from .services_section import ROUTER_SECTION, SERVICES_SECTION
 
@@ -18,3 +20,4 @@ class RoutingConfig(AppConfig):
         register_section(ROUTER_SECTION)
         announce_generations(RELOAD_KEY, BREAKER_RESET_KEY)
         observability.register()
+        on_exchange_end(record_exchange)  # the request history: an append on the event loop

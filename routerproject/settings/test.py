@@ -17,3 +17,7 @@ STATE_KEY_PREFIX = f"test:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
 
 # Unit tests share one process: nothing to announce (tests of the announcements build their own).
 STATE_ANNOUNCES_GENERATIONS = False
+
+# Requests of the tests that are not about the history are not recorded (those that are enable it,
+# with a history of their own flushed explicitly: no writer thread against the test database).
+REQUEST_HISTORY_ENABLED = False
