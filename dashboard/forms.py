@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from monitoring.degradation import Level
 from monitoring.errors import COMPONENTS
@@ -292,3 +293,54 @@ class DiffForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("a", "b"):
             self.fields[name].choices = [(n, f"v{n}") for n in numbers]  # type: ignore[attr-defined]
+
+
+_STATUS = RegexValidator(
+    r"^([1-5][0-9][0-9]|[1-5]xx)$", "A status code (404) or a class (1xx, 2xx, 3xx, 4xx, 5xx)."
+)
+
+
+class RequestFilterForm(forms.Form):
+    """The filters of the request history, as `/api/requests` takes them (times in UTC)."""
+
+    request_id = forms.CharField(required=False, max_length=128, label="Request id")
+    key = forms.CharField(required=False, max_length=200, label="API key (id or name)")
+    model = forms.CharField(required=False, max_length=200, label="Model")
+    instance = forms.CharField(required=False, max_length=720, label="Instance")
+    status = forms.CharField(
+        required=False, max_length=3, validators=[_STATUS], label="Status", help_text="429 or 5xx"
+    )
+    start = forms.DateTimeField(
+        required=False,
+        label="From (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    end = forms.DateTimeField(
+        required=False,
+        label="To (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", "Must not be before From.")
+        return cleaned
+
+
+class UsageRangeForm(forms.Form):
+    days = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("1", "last day"),
+            ("7", "last 7 days"),
+            ("30", "last 30 days"),
+            ("90", "last 90 days"),
+        ],
+        label="Period",
+    )
+
+    def period_days(self) -> int:
+        """The days chosen; 30 unless a valid choice was sent."""
+        return int(self.cleaned_data["days"] or 30) if self.is_valid() else 30

@@ -1,4 +1,5 @@
-"""The dashboard's pages. Instance ids (`name@baseUrl`) hold slashes, so they travel as `?id=`."""
+"""The dashboard's pages. Instance ids (`name@baseUrl`) and request ids may hold slashes, so they
+travel as `?id=`."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -6,7 +7,7 @@ from django.views.generic import RedirectView
 
 from authjwt.forms import ThrottledAuthenticationForm
 
-from .views import monitoring, overview, router, security, services, versions
+from .views import monitoring, overview, requests, router, security, services, versions
 
 app_name = "dashboard"
 
@@ -65,6 +66,9 @@ urlpatterns = [
     ),
     path("monitoring/errors/reset/", monitoring.error_reset, name="error-reset"),
     path("monitoring/cache/clear/", monitoring.cache_clear, name="cache-clear"),
+    path("requests/", requests.request_list, name="requests"),
+    path("requests/one/", requests.request_detail, name="request-detail"),
+    path("usage/", requests.usage, name="usage"),
     path("security/", security.security, name="security"),
     path("security/tokens/<str:token_id>/revoke/", security.token_revoke, name="token-revoke"),
     path("security/api-keys/new/", security.api_key_create, name="api-key-create"),

@@ -1,15 +1,25 @@
-"""Writes of the monitoring app: settings (versioned), error stats and degradation (shared state)."""
+"""Writes of the monitoring app: settings (versioned), error stats and degradation (shared state),
+the request history's rows and their retention."""
 
-from typing import Any
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from configversions.services import Actor, config_change
 from routerproject.exceptions import InvalidInput
 
-from .models import MonitoringSettings
+from .models import MonitoringSettings, RequestRecord
 from .selectors import monitoring_settings
 from .settings_schema import FIELDS, validate_monitoring
+
+if TYPE_CHECKING:
+    from .request_history import RequestRow
 
 
 def monitoring_settings_update(*, actor: Actor, **changes: Any) -> list[str]:
@@ -37,3 +47,83 @@ def monitoring_settings_update(*, actor: Actor, **changes: Any) -> list[str]:
         updated = [key for key in changes if canonical[key] != current[key]]
         MonitoringSettings.objects.update_or_create(pk=1, defaults={"content": canonical})
     return updated
+
+
+# Past these a figure does not fit its column (a cost over 10^10 USD is not a price).
+_MAX_SMALL = 32_767
+_MAX_TOKENS = 2_147_483_647
+_MAX_COST = Decimal("9999999999")
+_COST_PLACES = Decimal("0.00000001")
+
+
+def _text(value: str, field: str) -> str:
+    return value[: RequestRecord._meta.get_field(field).max_length]  # type: ignore[union-attr]
+
+
+def _cost(value: float | None) -> Decimal | None:
+    if value is None or not math.isfinite(value):
+        return None
+    try:
+        cost = Decimal(repr(value)).quantize(_COST_PLACES)
+    except InvalidOperation:
+        return None
+    return cost if 0 <= cost <= _MAX_COST else None
+
+
+def _record(row: "RequestRow") -> RequestRecord:
+    return RequestRecord(
+        request_id=_text(row.request_id, "request_id"),
+        received_at=datetime.fromtimestamp(row.received_at, tz=UTC),
+        key_id=_text(row.key_id, "key_id"),
+        key_name=_text(row.key_name, "key_name"),
+        service_type=_text(row.service_type, "service_type"),
+        model=_text(row.model, "model"),
+        served_model=_text(row.served_model, "served_model"),
+        instance_id=_text(row.instance_id, "instance_id"),
+        tier=_text(row.tier, "tier"),
+        status=min(max(row.status, 0), _MAX_SMALL),
+        latency_ms=row.latency_ms,
+        overhead_ms=row.overhead_ms,
+        first_byte_ms=row.first_byte_ms,
+        prompt_tokens=min(max(row.prompt_tokens, 0), _MAX_TOKENS),
+        completion_tokens=min(max(row.completion_tokens, 0), _MAX_TOKENS),
+        usage_estimated=row.usage_estimated,
+        cost=_cost(row.cost),
+        retries=min(max(row.retries, 0), _MAX_SMALL),
+        fallback_model=_text(row.fallback_model, "fallback_model"),
+        error=_text(row.error, "error"),
+    )
+
+
+def request_records_write(*, rows: Sequence["RequestRow"]) -> int:
+    """Store finished requests of the history's buffer (one INSERT per batch); returns how many.
+    Figures are made to fit their columns: a row the gateway saw is never refused."""
+    records = [_record(row) for row in rows]
+    RequestRecord.objects.bulk_create(records, batch_size=settings.REQUEST_HISTORY_BATCH_SIZE)
+    return len(records)
+
+
+def request_records_delete_expired(
+    *,
+    retention_days: int,
+    batch_size: int = 5000,
+    max_batches: int = 200,
+    now: datetime | None = None,
+) -> int:
+    """Delete records older than `retention_days` (0: none), at most `batch_size` rows a
+    statement so no statement holds the table long, and at most `max_batches` of them a run (the
+    next run goes on). Idempotent: a second run finds nothing more. Returns the rows deleted."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=retention_days)
+    deleted = 0
+    for _ in range(max_batches):
+        ids = list(
+            RequestRecord.objects.filter(received_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        deleted += RequestRecord.objects.filter(id__in=ids).delete()[0]
+    return deleted

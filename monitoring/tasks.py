@@ -40,3 +40,14 @@ def record_traffic_sample() -> dict | None:
     from .history import traffic_sample_record
 
     return traffic_sample_record()
+
+
+@shared_task(name="monitoring.delete_old_request_records")
+def delete_old_request_records() -> int:
+    """The request history's retention: rows past REQUEST_HISTORY_RETENTION_DAYS deleted in
+    bounded batches. Idempotent: a rerun deletes nothing more."""
+    from django.conf import settings
+
+    from .services import request_records_delete_expired
+
+    return request_records_delete_expired(retention_days=settings.REQUEST_HISTORY_RETENTION_DAYS)

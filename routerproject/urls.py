@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/auth/", include("authjwt.api.urls")),
     path("api/monitoring/", include("routing.api.breaker_urls")),
     path("api/monitoring/", include("monitoring.api.urls")),
+    path("api/", include("monitoring.api.request_urls")),
     path("dashboard/", include("dashboard.urls")),
     path("", include("routing.api.ops_urls")),
 ]

@@ -80,6 +80,14 @@ CELERY_BEAT_SCHEDULE["monitoring.record_traffic_sample"] = {
     "options": {"expires": float(MONITORING_HISTORY_INTERVAL_SECONDS)},
 }
 
+# The request history's retention (REQUEST_HISTORY_RETENTION_DAYS): rows past it deleted hourly,
+# in bounded batches; a run that waited past the next one is dropped.
+CELERY_BEAT_SCHEDULE["monitoring.delete_old_request_records"] = {
+    "task": "monitoring.delete_old_request_records",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
+
 CELERY_BEAT_SCHEDULE["routing.flush_routing_outcomes"] = {
     "task": "routing.flush_routing_outcomes",
     "schedule": 5.0,

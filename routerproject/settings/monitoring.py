@@ -5,7 +5,7 @@ is recorded: set it for every gunicorn worker (docker/gunicorn.conf.py empties i
 `/metrics` adds up every worker's values.
 """
 
-from .env import env_bool, env_float, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 # Bearer token for /admin/* (the seed's variable). Unset: /admin/* accepts staff operators instead
 # (JWT bearer or HTTP Basic; never the session cookie, these endpoints being CSRF-exempt).
@@ -45,3 +45,19 @@ def _trace_exporters() -> list[str]:
 
 # OpenTelemetry tracing (monitoring.tracing): empty, the default, leaves it off.
 TRACING_EXPORTERS = _trace_exporters()
+
+# The request history (monitoring.request_history): one row per /v1 request, buffered in each
+# serving process and written in batches by a thread of its own, never on the request path.
+REQUEST_HISTORY_ENABLED = env_bool("REQUEST_HISTORY_ENABLED", True)
+# A batch is written this often, or as soon as REQUEST_HISTORY_BATCH_SIZE rows wait, and at exit.
+REQUEST_HISTORY_FLUSH_SECONDS = env_float("REQUEST_HISTORY_FLUSH_SECONDS", 2.0)
+REQUEST_HISTORY_BATCH_SIZE = env_int("REQUEST_HISTORY_BATCH_SIZE", 500, minimum=1)
+# Rows a process holds before it drops new ones (counted and logged): a database that stops
+# taking writes costs the history, never the requests.
+REQUEST_HISTORY_BUFFER_ROWS = env_int("REQUEST_HISTORY_BUFFER_ROWS", 20_000, minimum=1)
+# Rows older than this are deleted by the hourly `monitoring.delete_old_request_records` (0: kept).
+REQUEST_HISTORY_RETENTION_DAYS = env_int("REQUEST_HISTORY_RETENTION_DAYS", 30, minimum=0)
+if REQUEST_HISTORY_FLUSH_SECONDS <= 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("REQUEST_HISTORY_FLUSH_SECONDS must be a positive number of seconds")

@@ -20,3 +20,7 @@ STATE_ANNOUNCES_GENERATIONS = False
 
 # The suite traces into its own in-memory exporters only, whatever OTEL_* the shell exports.
 TRACING_EXPORTERS = []
+
+# Requests of the tests that are not about the history are not recorded (those that are enable it,
+# with a history of their own flushed explicitly: no writer thread against the test database).
+REQUEST_HISTORY_ENABLED = False

@@ -22,6 +22,8 @@ PAGES = [
     "/dashboard/router/",
     "/dashboard/monitoring/",
     "/dashboard/security/",
+    "/dashboard/requests/",
+    "/dashboard/usage/",
 ]
 INSTANCE = {
     "name": "qwen2:7b",

@@ -6,7 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from authjwt.services import api_key_create, user_login
+from monitoring.services import request_records_write
 from routing.services import instance_add
+from tests.monitoring.history_rows import row
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +19,8 @@ def _grow(kind: str, count: int, user) -> None:
             user_login(username=user.username, password="operator-pass-123", ip_address="127.0.0.1")
         elif kind == "api-keys":
             api_key_create(name=f"key-{kind}-{i}-{count}")
+        elif kind == "requests":
+            request_records_write(rows=[row(request_id=f"r-{i}-{count}")])
         else:  # instances (each also writes a configuration version)
             instance_add(
                 actor=None,
@@ -35,7 +39,8 @@ def _queries(client, url: str) -> int:
 
 # (what grows, URL, queries however many rows): a page's rows and their count; the service types
 # with their instances prefetched; the versions in one query; a service type's instances, and its
-# models, with the service type; the models of every service type.
+# models, with the service type; the models of every service type; a page of the request history
+# and its count.
 LISTS = [
     ("tokens", "/api/auth/jwt/tokens", 2),
     ("api-keys", "/api/auth/api-keys", 2),
@@ -44,6 +49,7 @@ LISTS = [
     ("instances", "/api/config/instance/type/chat", 2),
     ("instances", "/api/config/type/chat/models", 3),
     ("instances", "/api/models", 1),
+    ("requests", "/api/requests?status=2xx", 2),
 ]
 
 

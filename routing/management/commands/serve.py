@@ -10,6 +10,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from monitoring import request_history
 from routerproject.state import AnnouncingState, get_state
 from routerproject.state.announced import follow_in_background
 
@@ -69,3 +70,5 @@ class Command(BaseCommand):
             log_level="info",
             access_log=False,
         )
+        # Shut down: the request history this process still holds (atexit would, too).
+        request_history.flush()
