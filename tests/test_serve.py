@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -318,3 +319,18 @@ def test_a_key_with_a_budget_is_refused_once_it_is_spent(embedded_server):
         usage = api.get(f"/api/auth/api-keys/{key_id}").json()["data"]["usage"]
         assert usage["promptTokens"] >= 7 and usage["completionTokens"] >= 16
         assert usage["spend"] >= 0.001
+        # The request history, written by the server's own writer thread every 2 s.
+        streamed = None
+        for _ in range(100):
+            rows = api.get("/api/requests", params={"key": "budgeted"}).json()["data"]["content"]
+            streamed = next((r for r in rows if r["firstByteMs"] is not None), None)
+            if streamed is not None:
+                break
+            time.sleep(0.1)  # another process's clock: nothing to inject
+        assert streamed is not None, "the stream's row was never written"
+        assert (streamed["promptTokens"], streamed["completionTokens"]) == (7, 16)
+        assert streamed["cost"] == pytest.approx((7 * 30 + 16 * 60) / 1e6)
+        assert not streamed["usageEstimated"]
+        by_key = api.get("/api/usage", params={"groupBy": "key"}).json()["data"]["groups"]
+        spent = next(g for g in by_key if g["name"] == "budgeted")
+        assert spent["cost"] >= streamed["cost"] and spent["completionTokens"] >= 16
