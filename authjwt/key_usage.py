@@ -2,7 +2,8 @@
 used, in shared state, so that every worker and host counts into the same figures (Redis; in
 memory, each process its own). Before a request of a key with a budget or a tokens-per-minute limit
 is sent, `astanding` reads its spend this budget period and its tokens this minute (one round trip);
-once it has ended, `arecord` adds it (one atomic script, off the answer's path).
+once it has ended, `arecord` adds it (one atomic script, off the answer's path; the data plane adds
+the requests of keys that govern nothing a second at a time).
 
 Spend is counted in micro-dollars: integer increments are atomic on every backend. A budget period
 starts at the key's creation and lasts `budget_duration`; its spend lives under the period's number,
@@ -67,7 +68,7 @@ async def astanding(principal: ApiKeyPrincipal, state: SharedState, now: float) 
 
 
 _RECORD_LUA = """
-redis.call('INCR', KEYS[1])
+redis.call('INCRBY', KEYS[1], ARGV[8])
 redis.call('INCRBY', KEYS[2], ARGV[2])
 redis.call('INCRBY', KEYS[3], ARGV[3])
 redis.call('INCRBY', KEYS[4], ARGV[4])
@@ -83,12 +84,12 @@ return {'1'}
 def _record_step(
     values: list[Any], args: Sequence[Any], now: float
 ) -> tuple[list[str], list[Any], list[float | None]]:
-    prompt, completion, spend, last, period_ttl_ms, minute_ttl_ms = (int(a) for a in args)
+    prompt, completion, spend, last, period_ttl_ms, minute_ttl_ms, count = (int(a) for a in args)
     requests, prompt_total, completion_total, spend_total, _, period_spend, minute = (
         int(v or 0) for v in values
     )
     written = [
-        str(requests + 1),
+        str(requests + count),
         str(prompt_total + prompt),
         str(completion_total + completion),
         str(spend_total + spend),
@@ -111,7 +112,9 @@ async def arecord(
     cost: float | None,
     state: SharedState,
     now: float | None = None,
+    requests: int = 1,
 ) -> None:
+    """Add `requests` ended requests of one key and what they used."""
     moment = time.time() if now is None else now
     period, resets_in = _period(principal, moment)
     # A period's spend outlives its period by a minute, for the requests that straddle its end.
@@ -128,6 +131,7 @@ async def arecord(
         int(moment),
         period_ttl_ms,
         int(_MINUTE_TTL_S * 1000),
+        requests,
     ]
     await state.arun_script(RECORD, keys, args, now=moment)
 

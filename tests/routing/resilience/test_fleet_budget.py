@@ -52,6 +52,6 @@ def test_a_budget_holds_across_two_workers(tmp_path, redis_server_url):
         assert 4 <= admitted <= 5, statuses
         assert statuses[admitted:] == [429] * (12 - admitted)
         assert stack.upstreams[0].stats()["requests"] == admitted
-        spend_keys = [k for k in stack.state.client.keys("*key-usage:*:spend")]
+        spend_keys = stack.state.client.keys(stack.state._k("key-usage:*:spend"))
         assert len(spend_keys) == 1
         assert int(stack.state.client.get(spend_keys[0])) == admitted * COST_MICRO
