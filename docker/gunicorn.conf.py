@@ -8,6 +8,11 @@ their own SIGKILL (compose `stop_grace_period`, Kubernetes `terminationGracePeri
 Metrics: every worker writes its values under PROMETHEUS_MULTIPROC_DIR and `/metrics` adds them up,
 so counts are the fleet's whatever worker answers the scrape. The directory is emptied when the master
 starts (values of a previous run must not be added), and a dead worker's live gauges are dropped.
+
+Logs: with LOG_FORMAT=json, gunicorn's own lines (and uvicorn's, which its workers hand to
+gunicorn's error log) are JSON objects like the application's (routerproject/settings/logs.py's
+JSON_FORMATTER, repeated here: this file is read before Django is). The access log is the gateway's own
+(`gateway.access`), so gunicorn's and uvicorn's stay off.
 """
 
 import multiprocessing
@@ -27,6 +32,32 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None
 errorlog = "-"
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    from pythonjsonlogger.core import RESERVED_ATTRS
+
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": ["error_console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(levelname)s %(name)s %(message)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",
+                "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
+            }
+        },
+    }
 
 # Set before any worker imports prometheus_client (workers inherit the master's environment).
 os.environ.setdefault(

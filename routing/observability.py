@@ -12,17 +12,22 @@ Caches (`/api/monitoring/cache/*`):
 Instances: their health from the ORM (written by the `routing.probe_instances` job) and their
 breakers from shared state, for `/metrics` and the overviews. And the `router` family of `/metrics`
 gains this worker's router breaker.
+
+The access log (`monitoring.access_log`, GATEWAY_ACCESS_LOG) listens to the end of each /v1 request.
 """
 
+from django.conf import settings
 from prometheus_client.metrics_core import Metric
 
 from configversions.services import bump_generation
 from monitoring import instance_breakers
+from monitoring.access_log import log_exchange
 from monitoring.caches import Cache, register_cache
 from monitoring.exposition import gauge, register_collector
 from monitoring.instance_health import InstanceHealth, read_health_with
 from routerproject.state import get_state
 
+from .dataplane.ended import on_exchange_end
 from .live_config import get_live_config, live_config_size
 from .models import ServiceInstance
 from .neural_runtime import RELOAD_KEY, runtime
@@ -71,3 +76,5 @@ def register() -> None:
     read_health_with(health_of_instances)
     instance_breakers.read_breakers_with(breaker_stats)
     register_collector("router", router_breaker_families)
+    if settings.GATEWAY_ACCESS_LOG:
+        on_exchange_end(log_exchange)

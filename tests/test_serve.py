@@ -16,7 +16,13 @@ pytestmark = [pytest.mark.processes, pytest.mark.pass_independent]
 
 
 @pytest.fixture(scope="module")
-def embedded_server(tmp_path_factory):
+def serve_log(tmp_path_factory):
+    """Where the embedded server's output goes."""
+    return tmp_path_factory.mktemp("serve-log") / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory, serve_log):
     var = tmp_path_factory.mktemp("var")
     port, upstream_port = free_port(), free_port()
     env = project_env(
@@ -48,7 +54,7 @@ def embedded_server(tmp_path_factory):
     assert "not applied" in steps
     base = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "manage.py", "serve", "--demo-upstream", str(upstream_port)]
-    with running(serve, env=env, ready_url=f"{base}/health"):
+    with running(serve, env=env, ready_url=f"{base}/health", log=serve_log):
         wait_for_http(f"{upstream}/health", None)
         yield base, password, demo_key
 
@@ -88,6 +94,22 @@ def test_django_admin_signs_in_the_first_administrator(embedded_server):
             follow_redirects=True,
         )
         assert response.status_code == 200 and "Site administration" in response.text
+
+
+def test_the_log_has_no_routine_celery_lines_by_default(embedded_server, serve_log):
+    """The in-process worker has run a job and beat has sent its first ones, yet Celery's INFO
+    lines (job received, succeeded, beat sending) are not in the log: CELERY_LOG_LEVEL=WARNING."""
+    base, password, _ = embedded_server
+    deadline = time.monotonic() + 60
+    while True:  # the heartbeat job, run by the in-process worker
+        health = httpx.get(f"{base}/api/monitoring/health", auth=("admin", password)).json()
+        if health["data"]["details"]["celery"] == "UP" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert health["data"]["details"]["celery"] == "UP", health
+    text = serve_log.read_text()
+    assert "INFO uvicorn.error Started server process" in text  # the log of this server
+    assert not re.search(r" INFO celery[.\s]", text), text
 
 
 def test_metrics_are_exported(embedded_server):

@@ -37,6 +37,8 @@ def test_production_starts_with_a_real_secret_and_hosts():
         ({"DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_DEBUG": "maybe"}, "boolean"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET, "CELERY_LOG_LEVEL": "LOUD"}, "CELERY_LOG_LEVEL"),
     ],
 )
 def test_production_refuses_insecure_settings(env, complaint):
@@ -59,6 +61,17 @@ def test_env_readers_fail_loudly(monkeypatch):
     assert settings_env.env_list("X_LIST", []) == ["a", "b", "c"]
     monkeypatch.setenv("X_BOOL", "off")
     assert settings_env.env_bool("X_BOOL", True) is False
+
+
+def test_log_levels_are_read_as_names_or_numbers(monkeypatch):
+    from routerproject.settings import logs
+
+    monkeypatch.setenv("X_LEVEL", "info")
+    assert logs._level("X_LEVEL", "WARNING") == "INFO"
+    monkeypatch.setenv("X_LEVEL", "20")  # as Celery's worker exports it to its pool
+    assert logs._level("X_LEVEL", "WARNING") == 20
+    monkeypatch.setenv("X_LEVEL", "")
+    assert logs._level("X_LEVEL", "WARNING") == "WARNING"
 
 
 def test_database_url_selects_the_engine():

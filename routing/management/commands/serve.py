@@ -67,6 +67,8 @@ class Command(BaseCommand):
             host=host,
             port=port,
             lifespan="off",
+            # uvicorn's lines go through the LOGGING settings (LOG_FORMAT), not a format of its own.
+            log_config=None,
             log_level="info",
             access_log=False,
         )

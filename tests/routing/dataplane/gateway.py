@@ -102,9 +102,16 @@ def seed_plan(upstream: str, dead: str) -> dict:
 
 @contextmanager
 def gateway_stack(
-    var_dir: Path, *, workers: int = 2, settings: dict[str, str] | None = None
+    var_dir: Path,
+    *,
+    workers: int = 2,
+    settings: dict[str, str] | None = None,
+    log: Path | None = None,
+    production_config: bool = False,
 ) -> Iterator[Gateway]:
-    """`settings`: environment variables for the gateway (e.g. GATEWAY_MAX_BODY_BYTES)."""
+    """`settings`: environment variables for the gateway (e.g. GATEWAY_MAX_BODY_BYTES); `log`: a
+    file for gunicorn's output (its workers' logs); `production_config`: gunicorn reads
+    docker/gunicorn.conf.py (see `gunicorn_command`)."""
     upstream_port, gateway_port, dead_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}"
     dead = f"http://127.0.0.1:{dead_port}"
@@ -125,8 +132,10 @@ def gateway_stack(
             )
         )
         url = f"http://127.0.0.1:{gateway_port}"
-        gunicorn = gunicorn_command(gateway_port, workers=workers)
-        stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health"))
+        gunicorn = gunicorn_command(
+            gateway_port, workers=workers, production_config=production_config
+        )
+        stack.enter_context(running(gunicorn, env=env, ready_url=f"{url}/health", log=log))
         client = stack.enter_context(
             httpx.Client(headers={"authorization": f"Bearer {api_key}"}, timeout=30)
         )
