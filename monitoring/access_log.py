@@ -12,6 +12,8 @@ name, never by its value.
 import logging
 from typing import Any, Protocol
 
+from routerproject.masking import mask_text
+
 logger = logging.getLogger("gateway.access")
 
 
@@ -54,7 +56,8 @@ def access_fields(exchange: EndedExchange, status: int, ended: float) -> dict[st
         "request_id": exchange.request_id,
         "key_name": exchange.key_name,
         "service_type": exchange.service_type,
-        "model": exchange.model,
+        # The one member a client writes freely: masked here, since JSON fields are not.
+        "model": mask_text(exchange.model),
         "served_model": exchange.served_model,
         "instance_id": exchange.instance_id,
         "decision": exchange.decision,
@@ -87,7 +90,7 @@ def access_line(fields: dict[str, Any]) -> str:
     pairs += [
         f"{name}={_text(fields[name])}" for name in _WHEN_SET if fields[name] not in (None, "")
     ]
-    pairs.append(f"tokens={fields['prompt_tokens']}/{fields['completion_tokens']}")
+    pairs.append(f"usage={fields['prompt_tokens']}/{fields['completion_tokens']}")
     if fields["usage_estimated"]:
         pairs.append("usage_estimated=true")
     pairs.append(f"key={_text(fields['key_name'])}")

@@ -46,9 +46,38 @@ def is_masked(value: str | None) -> bool:
     return bool(value) and MASK in value  # type: ignore[operator]
 
 
+# What each pattern cannot match without (the same order): a substring test is far cheaper than a
+# regular expression scan, and most log lines hold none of them.
+_TRIGGERS: list[tuple[tuple[str, ...], bool]] = [
+    (("sk-",), False),
+    (("bearer",), True),
+    (("eyJ",), False),
+    (("://",), False),
+    (
+        (
+            "apikey",
+            "api_key",
+            "api-key",
+            "passw",
+            "secret",
+            "token",
+            "authorization",
+            "cookie",
+            "session",
+            "credential",
+        ),
+        True,
+    ),
+]
+
+
 def mask_text(text: str) -> str:
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for (pattern, replacement), (triggers, folded) in zip(_SECRET_PATTERNS, _TRIGGERS, strict=True):
+        haystack = lowered if folded else text
+        if any(trigger in haystack for trigger in triggers):
+            text = pattern.sub(replacement, text)
+            lowered = text.lower()
     return text
 
 

@@ -129,9 +129,10 @@ def running(
     log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a process (in its own session, so its children stop with it) and stop it afterwards.
-    Its output goes to a pipe read only if it dies before serving, or to the file `log`: a process
-    that logs a lot (errors under load) would block once an unread pipe is full."""
-    output = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115
+    Its output goes to the file `log`, or to an unnamed temporary file shown only if it dies before
+    serving: never to a pipe, which a gateway writing an access line per request would fill and
+    then block on."""
+    output = open(log, "wb") if log is not None else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         list(command),
         cwd=ROOT,
@@ -140,11 +141,17 @@ def running(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    if log is not None:
-        output.close()  # type: ignore[union-attr]
     try:
         if ready_url:
-            wait_for_http(ready_url, process)
+            try:
+                wait_for_http(ready_url, process)
+            except RuntimeError as died:
+                if log is None:
+                    output.seek(0)
+                    said = output.read()
+                else:
+                    said = Path(log).read_bytes()
+                raise RuntimeError(f"{died}{said.decode(errors='replace')}") from None
         yield process
     finally:
         if process.poll() is None:
@@ -154,6 +161,7 @@ def running(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
                 process.wait()
+        output.close()
 
 
 def gunicorn_command(port: int, *, workers: int, production_config: bool = False) -> list[str]:

@@ -101,6 +101,16 @@ def test_one_record_carries_the_request_as_fields(access):
     assert record.fallback_model == "" and record.error == "" and record.cost is None
 
 
+def test_a_secret_sent_as_the_model_name_is_masked_in_the_fields_and_the_line(access):
+    logger, records = access
+    logger.setLevel(logging.INFO)
+    done = exchange(model="sk-live-abcdefghijklmnop1234")
+    access_log.log_exchange(done, 404, done.started + 0.01)
+    (record,) = records
+    assert record.model == "sk-liv…1234"
+    assert "abcdefghijklmnop" not in record.getMessage()
+
+
 def test_the_text_line_names_each_value_and_quotes_what_has_spaces(access):
     logger, records = access
     logger.setLevel(logging.INFO)
@@ -111,7 +121,7 @@ def test_the_text_line_names_each_value_and_quotes_what_has_spaces(access):
     assert " status=503 latency_ms=50.0" in line and " retries=2 " in line
     assert " error=no_healthy_instance " in line and "ttfb_ms" not in line
     assert ' key="ops team" ' in line and line.endswith(" request_id=req-42")
-    assert "fallback_model" not in line and " tokens=12/30 " in line
+    assert "fallback_model" not in line and " usage=12/30 " in line
 
 
 def test_a_refused_request_is_logged_with_what_is_known(access):

@@ -98,7 +98,7 @@ def test_text_logs_have_a_readable_access_line(tmp_path):
     assert re.fullmatch(
         r"\S+ \S+ INFO gateway\.access POST /v1 chat model=fake-chat served_model=fake-chat "
         r"instance_id=\S+ status=200 latency_ms=[\d.]+ overhead_ms=[\d.]+ retries=0 "
-        rf'tokens=\d+/\d+ key="e2e client" request_id={re.escape(request_id)}',
+        rf'usage=\d+/\d+ key="e2e client" request_id={re.escape(request_id)}',
         line,
     ), line
     assert gateway.api_key not in text
