@@ -56,10 +56,11 @@ def access_fields(exchange: EndedExchange, status: int, ended: float) -> dict[st
         "request_id": exchange.request_id,
         "key_name": exchange.key_name,
         "service_type": exchange.service_type,
-        # The one member a client writes freely: masked here, since JSON fields are not.
+        # What a client writes freely, masked here: this logger's records skip the scan of every
+        # message (`masking.PREMASKED_LOGGERS`), and JSON fields are not scanned.
         "model": mask_text(exchange.model),
         "served_model": exchange.served_model,
-        "instance_id": exchange.instance_id,
+        "instance_id": mask_text(exchange.instance_id),  # a base URL may carry a password
         "decision": exchange.decision,
         "status": status,
         "latency_ms": round(latency * 1000, 3),

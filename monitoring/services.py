@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from configversions.services import Actor, config_change
@@ -70,8 +70,8 @@ def _cost(value: float | None) -> Decimal | None:
     return cost if 0 <= cost <= _MAX_COST else None
 
 
-def _record(row: "RequestRow") -> RequestRecord:
-    return RequestRecord(
+def _values(row: "RequestRow") -> dict[str, Any]:
+    return dict(
         request_id=_text(row.request_id, "request_id"),
         received_at=datetime.fromtimestamp(row.received_at, tz=UTC),
         key_id=_text(row.key_id, "key_id"),
@@ -96,11 +96,34 @@ def _record(row: "RequestRow") -> RequestRecord:
 
 
 def request_records_write(*, rows: Sequence["RequestRow"]) -> int:
-    """Store finished requests of the history's buffer (one INSERT per batch); returns how many.
-    Figures are made to fit their columns: a row the gateway saw is never refused."""
-    records = [_record(row) for row in rows]
-    RequestRecord.objects.bulk_create(records, batch_size=settings.REQUEST_HISTORY_BATCH_SIZE)
-    return len(records)
+    """Store finished requests of the history's buffer (one statement run over every row, in one
+    transaction); returns how many. Figures are made to fit their columns: a row the gateway saw
+    is never refused. The rows go to the database as parameters, not as model instances: building
+    one `RequestRecord` a row (what `bulk_create` does) cost about 100 µs of the worker's CPU per
+    request, more than the rest of the request's work in the gateway."""
+    if not rows:
+        return 0
+    columns = [field for field in RequestRecord._meta.concrete_fields if not field.primary_key]
+    ops = connection.ops
+    # Only the model's own table and column names, quoted, are written into the statement.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        ops.quote_name(RequestRecord._meta.db_table),
+        ", ".join(ops.quote_name(str(field.column)) for field in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    names = [field.attname for field in columns]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [_parameters(row, names) for row in rows])
+    return len(rows)
+
+
+def _parameters(row: "RequestRow", names: list[str]) -> list[Any]:
+    values = _values(row)
+    received = values["received_at"]
+    values["received_at"] = connection.ops.adapt_datetimefield_value(received)
+    cost = values["cost"]
+    values["cost"] = None if cost is None else connection.ops.adapt_decimalfield_value(cost, 18, 8)
+    return [values[name] for name in names]
 
 
 def request_records_delete_expired(

@@ -159,19 +159,36 @@ def _json_formatter() -> logging.Formatter:
 
 def test_the_background_handler_writes_formatted_records_from_another_thread(monkeypatch):
     written = io.StringIO()
+    writers = []
+    original_write = written.write
+
+    def spy(text):
+        writers.append(threading.current_thread().name)
+        return original_write(text)
+
+    written.write = spy
     monkeypatch.setattr(sys, "stderr", written)
     handler = BackgroundStreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    writer_threads = []
-    original_emit = logging.StreamHandler.emit
-
-    def spy(self, record):
-        writer_threads.append(threading.current_thread().name)
-        original_emit(self, record)
-
-    monkeypatch.setattr(logging.StreamHandler, "emit", spy)
     for number in range(3):
         handler.handle(_record(f"line {number}"))
-    handler.close()  # writes what is queued before returning
+    assert written.getvalue() == ""  # kept: nothing is written on the caller's thread
+    handler.write_waiting()  # what the writer thread does every tenth of a second
     assert written.getvalue().splitlines() == [f"INFO gateway.access line {n}" for n in range(3)]
-    assert writer_threads and threading.current_thread().name not in writer_threads
+    assert len(writers) == 1  # the three lines in one write
+    handler.handle(_record("last"))
+    handler.close()  # writes what waits before returning
+    assert written.getvalue().splitlines()[-1] == "INFO gateway.access last"
+
+
+def test_the_background_handler_drops_and_counts_what_stderr_does_not_take(monkeypatch):
+    from routerproject import logs
+
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", written)
+    monkeypatch.setattr(logs, "MAX_WAITING", 2)
+    handler = BackgroundStreamHandler()
+    for number in range(5):
+        handler.handle(_record(f"line {number}"))
+    handler.close()
+    assert written.getvalue().splitlines()[-1].startswith("3 log lines dropped")
