@@ -24,6 +24,8 @@ from .usage import estimate_tokens, prompt_characters
 
 _ROUTES = frozenset({"chat/completions", "completions"})
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
+# A chunk's text, for the estimate: the JSON string of its `content` (chat) or `text` (completions).
+_TEXT = re.compile(rb'"(?:content|text)"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def ask_for_usage(
@@ -77,7 +79,11 @@ class UsageKept:
             self._estimate()
 
     def _kept(self, event: bytes) -> bool:
-        """False for the usage-only chunk (counted); the answer's text length noted on the way."""
+        """False for the usage-only chunk (counted); the answer's text length noted on the way.
+        Only a chunk that names `usage` is parsed: the others pass after a scan for their text."""
+        if b'"usage"' not in event:
+            self._answer_characters += sum(len(text) for text in _TEXT.findall(event))
+            return True
         data = event.partition(b"data:")[2].strip()
         if not data.startswith(b"{"):
             return True
