@@ -10,35 +10,13 @@ name, never by its value.
 """
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from routerproject.masking import mask_text
 
+from .ended_exchange import EndedExchange
+
 logger = logging.getLogger("gateway.access")
-
-
-class EndedExchange(Protocol):
-    """What the access log reads of a finished /v1 request (the data plane's exchange has it;
-    this app, below the data plane, names only the shape)."""
-
-    request_id: str
-    started: float
-    upstream_wait: float
-    first_byte: float | None
-    key_name: str
-    service_type: str
-    model: str
-    served_model: str
-    instance_id: str
-    decision: str
-    retries: int
-    fallback_model: str
-    rejected_by: str
-    error: str
-    prompt_tokens: int
-    completion_tokens: int
-    usage_estimated: bool
-    cost: float | None
 
 
 def log_exchange(exchange: EndedExchange, status: int, ended: float) -> None:

@@ -17,36 +17,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from .ended_exchange import EndedExchange
+
 logger = logging.getLogger(__name__)
-
-
-class FinishedExchange(Protocol):
-    """What the history reads of one finished /v1 request; the data plane's exchange has it."""
-
-    request_id: str
-    received_at: float
-    started: float
-    upstream_wait: float
-    first_byte: float | None
-    key_id: str
-    key_name: str
-    service_type: str
-    model: str
-    served_model: str
-    instance_id: str
-    decision: str
-    retries: int
-    fallback_model: str
-    error: str
-    prompt_tokens: int
-    completion_tokens: int
-    usage_estimated: bool
-    cost: float | None
 
 
 class RequestRow(NamedTuple):
@@ -75,7 +53,7 @@ class RequestRow(NamedTuple):
     error: str
 
 
-def row_of(exchange: FinishedExchange, status: int, ended: float) -> RequestRow:
+def row_of(exchange: EndedExchange, status: int, ended: float) -> RequestRow:
     """The row of an exchange that ended at perf_counter `ended` (overhead as the metrics count
     it: the time not spent waiting on upstreams)."""
     total = max(0.0, ended - exchange.started)
@@ -252,7 +230,7 @@ def current() -> RequestHistory:
     return _history
 
 
-def record_exchange(exchange: FinishedExchange, status: int, ended: float) -> None:
+def record_exchange(exchange: EndedExchange, status: int, ended: float) -> None:
     """The listener of ended /v1 requests (on the event loop: no I/O, an append)."""
     if settings.REQUEST_HISTORY_ENABLED:
         current().record(row_of(exchange, status, ended))
