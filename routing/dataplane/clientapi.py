@@ -27,6 +27,7 @@ from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 
 from authjwt.keys import ApiKeyPrincipal
+from routerproject.state import STATE_ERRORS, log_degraded
 from routing.snapshot import InstanceSpec
 
 from . import errors, stored_responses
@@ -180,7 +181,10 @@ class ClientCall:
         """Which instance keeps a response passed through, for its follow-ups and reads."""
         upstream_id, self.upstream_id = self.upstream_id, None
         if upstream_id is not None and self.original.get("store") is not False:
-            await stored_responses.save_link(self.owner, upstream_id, self.passed_to)
+            try:
+                await stored_responses.save_link(self.owner, upstream_id, self.passed_to)
+            except STATE_ERRORS as exc:  # the answer stands; only its follow-ups are lost
+                log_degraded(logger, exc, "Response %s not kept: %s", upstream_id, exc)
 
     async def _store(self) -> None:
         finished, self.finished = self.finished, None
@@ -189,9 +193,12 @@ class ClientCall:
             return
         if self.original.get("store") is False:
             return
-        await stored_responses.save(
-            self.owner, finished, responses.conversation_after(self.chat, finished)
-        )
+        try:
+            await stored_responses.save(
+                self.owner, finished, responses.conversation_after(self.chat, finished)
+            )
+        except STATE_ERRORS as exc:  # the answer stands; only its follow-ups are lost
+            log_degraded(logger, exc, "Response %s not kept: %s", finished.get("id"), exc)
 
     @property
     def _model(self) -> str:

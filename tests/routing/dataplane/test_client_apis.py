@@ -418,3 +418,17 @@ async def test_a_response_the_gateway_keeps_is_continued_by_translation(sdk, fle
         "assistant",
         "user",
     ]
+
+
+async def test_a_response_that_cannot_be_kept_is_still_answered(sdk, monkeypatch):
+    from routerproject.state.outage import StateUnavailable
+    from routing.dataplane import stored_responses
+
+    async def unreachable(*args, **kwargs):
+        raise StateUnavailable("shared state down")
+
+    monkeypatch.setattr(stored_responses, "save", unreachable)
+    response = await sdk.responses.create(model="fake-chat", input="hi")
+    assert response.output_text == ANSWER
+    stream = await sdk.responses.create(model="fake-chat", input="hi", stream=True)
+    assert [event.type async for event in stream][-1] == "response.completed"
