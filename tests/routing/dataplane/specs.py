@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from types import MappingProxyType
 
+from routerproject.state import GENERATION_KEY, STATE_ERRORS, get_state
 from routing.snapshot import BreakerSpec, InstanceSpec, LiveConfig, ServiceSpec
 
 BREAKER = BreakerSpec(
@@ -68,7 +69,15 @@ def service(
     )
 
 
-def live_config(*services: ServiceSpec, generation: int = 0) -> LiveConfig:
+def live_config(*services: ServiceSpec, generation: int | None = None) -> LiveConfig:
+    """A snapshot at the shared state's configuration generation unless told another: installed,
+    it is not rebuilt from the (empty) database when the next check of the generation comes,
+    whatever earlier tests of the process moved it to."""
+    if generation is None:
+        try:
+            generation = int(get_state().get(GENERATION_KEY) or 0)
+        except STATE_ERRORS:  # tests of a shared state that is down
+            generation = 0
     return LiveConfig(
         generation=generation,
         version=None,
